@@ -1,0 +1,81 @@
+"""The read-send-print loop shared by the TCP and UDP command-line clients.
+
+It mirrors the seed's clients (read a line, send it, print the reply) and adds
+what a terminal user expects: a prompt only on a terminal, a clean end at end
+of input or Ctrl-C, and byte-exact behaviour when standard input is a pipe
+(lines are sent as the bytes they are, so non-UTF-8 input is not lost).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .errors import NetlessonError, ReplyDecodeError
+
+__all__ = ["run_client_loop"]
+
+
+def _stdin_lines(prompt: str):
+    """Yield raw lines (bytes, newline removed) from standard input."""
+    stream = sys.stdin.buffer
+    tty = sys.stdin.isatty()
+    while True:
+        if tty and prompt:
+            sys.stderr.write(prompt)
+            sys.stderr.flush()
+        line = stream.readline()
+        if not line:
+            return
+        yield line[:-1] if line.endswith(b"\n") else line
+
+
+def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
+                    skip_empty: bool) -> int:
+    """Run the loop; return a process exit status (0 ok, 1 error, 130 Ctrl-C)."""
+    if prompt is None:
+        prompt = "> "
+    from_stdin = lines is None
+    if from_stdin:
+        lines = _stdin_lines(prompt)
+    err = sys.stderr
+    try:
+        try:
+            client = connect()
+        except OSError as exc:
+            print(f"error: {exc}", file=err)
+            return 1
+        with client:
+            for line in lines:
+                if isinstance(line, str):
+                    line = line.rstrip("\r\n")
+                else:
+                    line = line.rstrip(b"\r")
+                if not line and skip_empty:
+                    continue  # an empty TCP message sends nothing and gets no reply
+                try:
+                    reply = client.send(line)
+                except ReplyDecodeError as exc:
+                    reply = exc.raw.decode(exc.encoding, "backslashreplace")
+                    print(f"warning: {exc}", file=err)
+                except (NetlessonError, OSError) as exc:
+                    print(f"error: {exc}", file=err)
+                    return 1
+                _write(out, reply)
+    except KeyboardInterrupt:
+        print(file=err)
+        return 130
+    return 0
+
+
+def _write(out, reply) -> None:
+    if out is None:
+        out = sys.stdout
+    if isinstance(reply, bytes):
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            out.flush()
+            buffer.write(reply + b"\n")
+            buffer.flush()
+            return
+        reply = reply.decode("utf-8", "backslashreplace")
+    print(reply, file=out, flush=True)

@@ -1,0 +1,215 @@
+"""Start a server inside a notebook without blocking the cell.
+
+``serve_forever()`` never returns, so a notebook that calls it in a cell is
+stuck.  The launcher runs it in a daemon thread and hands back a
+:class:`ServerHandle`::
+
+    from netlesson import background
+    srv = background.start_tcp()          # port 0: the system picks a free port
+    srv.address                           # ('127.0.0.1', 43817)
+    srv.log                               # what the handler threads logged
+    srv.stop()
+
+Re-running that cell is harmless: starting a server under a name that is
+already running stops the old one first.  ``stop_all()`` stops everything, and
+so does the interpreter at exit.  ``stop()`` ends open client connections and
+returns in a few milliseconds: it wakes the ``serve_forever`` loop instead of
+waiting for its next poll.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+
+from . import tcp, udp
+from .classroom import ClassroomServerMixIn, request_shutdown
+from .errors import format_address
+from .serverlog import ServerLog
+
+__all__ = ["ServerHandle", "start", "start_tcp", "start_udp", "stop", "stop_all", "running", "get"]
+
+_registry: dict[str, "ServerHandle"] = {}
+_registry_lock = threading.RLock()
+
+
+class ServerHandle:
+    """A server whose ``serve_forever`` runs in a background daemon thread."""
+
+    def __init__(self, name: str, server, poll_interval: float = 0.5):
+        self.name = name
+        self.server = server
+        log = getattr(server, "log", None)
+        if not isinstance(log, ServerLog):
+            log = ServerLog()
+            try:
+                server.log = log
+            except AttributeError:  # pragma: no cover - exotic server without __dict__
+                pass
+        self.log: ServerLog = log
+        self.kind = "tcp" if server.socket.type == __import__("socket").SOCK_STREAM else "udp"
+        self.address = tuple(server.server_address[:2])
+        self.stopped = False
+        self.stop_seconds: float | None = None
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(
+            target=self._serve, args=(poll_interval,), name=f"netlesson-{name}", daemon=True
+        )
+        self._started = threading.Event()
+
+    def _serve(self, poll_interval):
+        self._started.set()
+        try:
+            self.server.serve_forever(poll_interval)
+        except Exception as exc:  # never let the thread print a traceback into a cell
+            self.log.append(f"serve_forever stopped with an error: {exc!r}")
+
+    def _start(self) -> "ServerHandle":
+        self.thread.start()
+        self._started.wait(5)
+        return self
+
+    # -- public -------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return self.address[0]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    @property
+    def running(self) -> bool:
+        return not self.stopped and self.thread.is_alive()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop serving, end open connections, close the socket.  Idempotent.
+
+        Returns within a few milliseconds for netlesson's servers.  For a plain
+        ``socketserver`` server whose handler threads are still talking to a
+        client, ``server_close()`` (which joins them) is given *timeout*
+        seconds and then left to finish in the background, with a log line.
+        """
+        with self._lock:
+            if self.stopped:
+                return
+            self.stopped = True
+        t0 = time.perf_counter()
+        server = self.server
+        if self.thread.is_alive():
+            if request_shutdown(server):
+                self.thread.join(timeout)
+            else:  # pragma: no cover - a Python without BaseServer's private flag
+                server.shutdown()
+        if isinstance(server, ClassroomServerMixIn):
+            server.close_open_requests()
+        closer = threading.Thread(target=server.server_close, name=f"netlesson-{self.name}-close",
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            self.log.append(
+                "server_close() is still waiting for handler threads (a client is still "
+                "connected); the port is closed, the threads end when their clients leave"
+            )
+        elif isinstance(server, ClassroomServerMixIn):
+            server.join_handlers(timeout)
+        self.stop_seconds = time.perf_counter() - t0
+        with _registry_lock:
+            if _registry.get(self.name) is self:
+                del _registry[self.name]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def show_log(self, last: int | None = None) -> None:
+        """Print the log (or its *last* lines) from the calling -- main -- thread."""
+        lines = self.log.lines()
+        if last is not None:
+            lines = lines[-last:]
+        print("\n".join(lines) if lines else "(log is empty)")
+
+    def __repr__(self):
+        state = "running" if self.running else "stopped"
+        return (f"<ServerHandle {self.name!r} {type(self.server).__name__} "
+                f"{self.kind}://{format_address(self.address)} {state}>")
+
+
+def start(server, name: str | None = None, *, poll_interval: float = 0.5) -> ServerHandle:
+    """Run an already-built ``socketserver`` server in the background.
+
+    Works for any server -- a student's ``socketserver.ThreadingTCPServer(...)``
+    too.  If a server named *name* is running, it is stopped first.
+    """
+    if name is None:
+        name = type(server).__name__
+    with _registry_lock:
+        old = _registry.pop(name, None)
+    if old is not None:
+        old.stop()
+    handle = ServerHandle(name, server, poll_interval)
+    with _registry_lock:
+        _registry[name] = handle
+    return handle._start()
+
+
+def _start_kind(module, name, host, port, handler, server_class, log_size):
+    with _registry_lock:
+        old = _registry.pop(name, None)
+    if old is not None:
+        old.stop()  # frees the port before the new server binds it
+    kwargs = {}
+    if issubclass(server_class, ClassroomServerMixIn):
+        kwargs["log"] = ServerLog(log_size)
+    # create_server's own default handler is the upper-case echo
+    handler_kw = {} if handler is None else {"handler": handler}
+    server = module.create_server((host, port), server_class=server_class, **handler_kw, **kwargs)
+    return start(server, name)
+
+
+def start_tcp(name: str = "tcp", *, host: str = "127.0.0.1", port: int = 0, handler=None,
+              server_class=tcp.ClassroomTCPServer, log_size: int = 500) -> ServerHandle:
+    """Start a threaded TCP server (upper-case echo unless *handler* is given)."""
+    return _start_kind(tcp, name, host, port, handler, server_class, log_size)
+
+
+def start_udp(name: str = "udp", *, host: str = "127.0.0.1", port: int = 0, handler=None,
+              server_class=udp.ClassroomUDPServer, log_size: int = 500) -> ServerHandle:
+    """Start a threaded UDP server (upper-case echo unless *handler* is given)."""
+    return _start_kind(udp, name, host, port, handler, server_class, log_size)
+
+
+def get(name: str) -> ServerHandle | None:
+    with _registry_lock:
+        return _registry.get(name)
+
+
+def stop(name: str) -> bool:
+    """Stop the server called *name*; ``False`` if there was none."""
+    with _registry_lock:
+        handle = _registry.get(name)
+    if handle is None:
+        return False
+    handle.stop()
+    return True
+
+
+def running() -> list[ServerHandle]:
+    with _registry_lock:
+        return [h for h in _registry.values() if h.running]
+
+
+def stop_all() -> int:
+    """Stop every server this interpreter started; return how many."""
+    with _registry_lock:
+        handles = list(_registry.values())
+    for handle in handles:
+        handle.stop()
+    return len(handles)
+
+
+atexit.register(stop_all)

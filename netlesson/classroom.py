@@ -1,0 +1,227 @@
+"""What makes a socketserver server safe to run in a classroom.
+
+:class:`ClassroomServerMixIn` adds, to any ``socketserver`` server class:
+
+* configuration as class attributes, the way ``socketserver`` itself is
+  configured: ``daemon_threads = True`` (a handler thread never keeps the
+  kernel or interpreter alive) and ``request_queue_size = constants.back_log``;
+* a bounded, thread-safe :class:`~netlesson.serverlog.ServerLog` at
+  ``server.log`` that handlers write to instead of printing;
+* a record of the requests being handled, so :meth:`close_open_requests` can
+  end client connections that are still open when the server stops;
+* a :meth:`shutdown` that returns in about a millisecond instead of waiting out
+  ``serve_forever``'s poll interval (0.5 s by default).
+
+``allow_reuse_address`` is *not* set here: ``server_bind`` reads it from the
+class, and the right value differs between TCP (``True``: restart on a port
+still in TIME_WAIT) and UDP (``False``: on Linux, SO_REUSEADDR would let two UDP
+servers bind the same port without an error), so each concrete class sets it.
+
+The mixin overrides no step of ``BaseServer``'s request loop, so everything the
+walkthrough notebooks show about ``socketserver`` holds for these servers too.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+
+from . import constants
+from .errors import PortInUseError, format_address
+from .serverlog import ServerLog
+
+__all__ = [
+    "ClassroomServerMixIn",
+    "request_shutdown",
+    "wake",
+    "make_server",
+    "log_event",
+]
+
+# BaseServer keeps its shutdown flag and "is shut down" event in name-mangled
+# private attributes.  They have had these names since Python 2.6 and still do
+# on 3.11-3.13 (tests/unit/test_classroom.py pins that down); if a future
+# version renames them, request_shutdown() reports False and callers fall back
+# to the public, slower shutdown().
+_FLAG = "_BaseServer__shutdown_request"
+_EVENT = "_BaseServer__is_shut_down"
+
+
+def wake(server) -> None:
+    """Make the ``select()`` inside ``serve_forever`` return now.
+
+    TCP: open (and at once drop) a connection to the listening socket.  UDP:
+    send it an empty datagram.  Called only after the shutdown flag is set, so
+    ``serve_forever`` sees the flag and leaves before it would accept or read.
+    """
+    sock = getattr(server, "socket", None)
+    if sock is None or sock.fileno() < 0:
+        return
+    try:
+        host, port = sock.getsockname()[:2]
+    except OSError:
+        return
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    try:
+        if sock.type == socket.SOCK_STREAM:
+            with socket.create_connection((host, port), timeout=0.5):
+                pass
+        else:
+            with socket.socket(sock.family, socket.SOCK_DGRAM) as poke:
+                poke.sendto(b"", (host, port))
+    except OSError:
+        pass  # the loop will notice the flag at its next poll anyway
+
+
+def request_shutdown(server) -> bool:
+    """Ask ``serve_forever`` to stop and wake it, without waiting.
+
+    Returns ``False`` when this Python's ``BaseServer`` does not have the
+    private flag we set; then only ``server.shutdown()`` can stop it.
+    """
+    if not hasattr(server, _FLAG):
+        return False
+    setattr(server, _FLAG, True)
+    wake(server)
+    return True
+
+
+def log_event(server, text: str) -> None:
+    """Write *text* to ``server.log`` if it has one, else to :mod:`logging`.
+
+    Handlers call this instead of ``print``: with a netlesson server the line
+    goes to its bounded log; with a plain ``socketserver`` server (as in the
+    seed's scripts) it goes to the ``netlesson`` logger, never into a random
+    notebook cell.
+    """
+    log = getattr(server, "log", None)
+    if callable(log):
+        log(text)
+    else:
+        import logging
+
+        logging.getLogger("netlesson").info(text)
+
+
+class ClassroomServerMixIn:
+    """Mix in *before* the socketserver class: ``class S(ClassroomServerMixIn, ThreadingTCPServer)``."""
+
+    daemon_threads = True
+    request_queue_size = constants.back_log
+    #: how many log lines a server keeps (older ones are dropped)
+    log_size = 500
+    #: how long stop() waits for handler threads to finish
+    handler_join_timeout = 2.0
+
+    def __init__(self, server_address, RequestHandlerClass, bind_and_activate=True, *, log=None):
+        self.log = log if log is not None else ServerLog(self.log_size)
+        self._open_requests = {}
+        self._open_lock = threading.Lock()
+        super().__init__(server_address, RequestHandlerClass, bind_and_activate)
+
+    # -- bookkeeping called by netlesson's handlers -------------------------
+    def track_request(self, request) -> None:
+        with self._open_lock:
+            self._open_requests[id(request)] = (request, threading.current_thread())
+
+    def untrack_request(self, request) -> None:
+        with self._open_lock:
+            self._open_requests.pop(id(request), None)
+
+    def open_requests(self) -> list:
+        with self._open_lock:
+            return [req for req, _ in self._open_requests.values()]
+
+    def close_open_requests(self) -> int:
+        """End every connection a handler is still serving; return how many.
+
+        ``shutdown(SHUT_RDWR)`` makes the handler's blocked ``recv`` return
+        ``b''`` (end of stream), so the handler leaves its loop normally.  UDP
+        requests are ``(data, server_socket)`` pairs: nothing to close.
+        """
+        with self._open_lock:
+            items = list(self._open_requests.values())
+        closed = 0
+        for request, _thread in items:
+            if isinstance(request, socket.socket):
+                try:
+                    request.shutdown(socket.SHUT_RDWR)
+                    closed += 1
+                except OSError:
+                    pass
+        return closed
+
+    def join_handlers(self, timeout: float | None = None) -> list:
+        """Wait for tracked handler threads; return those still alive."""
+        timeout = self.handler_join_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._open_lock:
+            threads = [t for _, t in self._open_requests.values()]
+        for t in threads:
+            if t is threading.current_thread():
+                continue
+            t.join(max(0.0, deadline - time.monotonic()))
+        return [t for t in threads if t.is_alive()]
+
+    # -- stopping -----------------------------------------------------------
+    def shutdown(self):
+        """Stop ``serve_forever`` now (wakes it instead of waiting for the poll).
+
+        Like ``BaseServer.shutdown`` it must be called from another thread
+        than the one running ``serve_forever`` -- from that thread it would
+        wait for itself forever, so here it raises ``RuntimeError`` instead.
+        """
+        if getattr(self, "_serving_thread", None) is threading.current_thread():
+            raise RuntimeError(
+                "shutdown() was called from the thread that runs serve_forever(); it would "
+                "wait for itself forever. Call it from another thread (netlesson's "
+                "background handles do)."
+            )
+        if request_shutdown(self):
+            getattr(self, _EVENT).wait()
+        else:  # pragma: no cover - only on a Python that renamed the private flag
+            super().shutdown()
+
+    def serve_forever(self, poll_interval=0.5):
+        self._serving_thread = threading.current_thread()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self._serving_thread = None
+
+
+def make_server(server_class, address, handler_class, **kwargs):
+    """Build ``server_class(address, handler_class)`` with errors in plain words.
+
+    A bind failure becomes :class:`~netlesson.errors.PortInUseError` ("127.0.0.1:8081
+    is in use — ...") or an ``OSError`` naming the address and the fix.
+    """
+    address = tuple(address)
+    try:
+        return server_class(address, handler_class, **kwargs)
+    except OSError as exc:
+        where = format_address(address)
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(address) from None
+        if exc.errno == errno.EACCES:
+            raise OSError(
+                exc.errno,
+                f"not allowed to bind {where}: ports below 1024 need administrator rights — "
+                f"use a port from 1024 up, or port=0 for any free one",
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise OSError(
+                exc.errno,
+                f"cannot bind {where}: this machine has no such address — use 127.0.0.1 "
+                f"(this machine only) or 0.0.0.0 (every interface)",
+            ) from None
+        if isinstance(exc, socket.gaierror):
+            raise OSError(
+                exc.errno, f"cannot bind {where}: the host name does not resolve ({exc.strerror})"
+            ) from None
+        raise

@@ -1,0 +1,97 @@
+"""``python -m netlesson``: the seed's four scripts, plus the diagram writer.
+
+Two terminals, as in the seed::
+
+    python -m netlesson tcp-server            # terminal 1 (Ctrl-C stops it)
+    python -m netlesson tcp-client            # terminal 2: type lines, Ctrl-D ends
+
+Every command takes ``--host`` and ``--port`` (default: ``constants.ip_port``).
+Servers print each connection and message; clients print each reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import constants
+
+__all__ = ["main", "build_parser"]
+
+
+def _serve(kind: str, host: str, port: int) -> int:
+    from . import tcp, udp
+    from .serverlog import ServerLog
+
+    module = tcp if kind == "tcp" else udp
+    log = ServerLog(200, echo=sys.stdout)
+    try:
+        server = module.create_server((host, port), log=log)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with server:
+        bound = server.server_address
+        print(f"{kind.upper()} upper-case echo server on {bound[0]}:{bound[1]} "
+              f"({type(server).__name__}); Ctrl-C to stop", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nstopping", flush=True)
+        finally:
+            server.close_open_requests()
+    return 0
+
+
+def _client(kind: str, host: str, port: int, timeout: float) -> int:
+    from . import tcp, udp
+
+    if kind == "tcp":
+        return tcp.interactive((host, port), timeout=timeout)
+    return udp.interactive((host, port), timeout=min(timeout, 1.0),
+                           max_timeout=max(timeout, 1.0))
+
+
+def _diagrams(out: str) -> int:
+    from .diagrams import write_all
+
+    for path in write_all(out):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netlesson",
+        description="socketserver course tools: the seed's servers and clients, and diagrams.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    default_host, default_port = constants.ip_port
+    for name, help_text in [
+        ("tcp-server", "threaded TCP upper-case echo server"),
+        ("tcp-client", "TCP client: sends each line of standard input, prints each reply"),
+        ("udp-server", "threaded UDP upper-case echo server"),
+        ("udp-client", "UDP client: sends each line as a datagram, prints each reply"),
+    ]:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--host", default=default_host, help=f"default {default_host}")
+        p.add_argument("--port", type=int, default=default_port,
+                       help=f"default {default_port}; 0 picks a free port (servers)")
+        if name.endswith("client"):
+            p.add_argument("--timeout", type=float, default=5.0,
+                           help="seconds to wait for a reply (default 5)")
+    p = sub.add_parser("diagrams", help="write every class and call-flow diagram as .dot and .svg")
+    p.add_argument("--out", default="pics", help="output directory (default pics)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command
+    if command in ("tcp-server", "udp-server"):
+        return _serve(command[:3], args.host, args.port)
+    if command in ("tcp-client", "udp-client"):
+        return _client(command[:3], args.host, args.port, args.timeout)
+    if command == "diagrams":
+        return _diagrams(args.out)
+    raise AssertionError(command)  # argparse rejects anything else

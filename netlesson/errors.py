@@ -1,0 +1,156 @@
+"""Errors that say what went wrong and what to do next, in a student's terms.
+
+Each is a subclass of the built-in exception a network programmer would
+expect (``OSError``, ``TimeoutError``, ``ConnectionError``, ``ValueError``),
+so ``except OSError`` keeps working, and each keeps whatever data had already
+arrived (``.partial`` / ``.reply`` / ``.raw``) so an error never loses bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+
+__all__ = [
+    "NetlessonError",
+    "PortInUseError",
+    "ServerUnavailable",
+    "ReplyTimeout",
+    "ConnectionClosed",
+    "ReplyDecodeError",
+    "ServerNotResponding",
+    "DatagramTooLong",
+    "TruncatedReply",
+    "format_address",
+]
+
+
+def format_address(address) -> str:
+    """``('127.0.0.1', 8081)`` -> ``'127.0.0.1:8081'`` (IPv6 hosts in brackets)."""
+    try:
+        host, port = address[0], address[1]
+    except (TypeError, IndexError):
+        return str(address)
+    if ":" in str(host):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+class NetlessonError(Exception):
+    """Base class of every error netlesson raises on purpose."""
+
+
+class PortInUseError(NetlessonError, OSError):
+    """Binding failed because another socket already owns the address."""
+
+    def __init__(self, address, hint: str | None = None):
+        self.address = tuple(address)
+        where = format_address(address)
+        hint = hint or (
+            "stop the other server (in a notebook: netlesson.background.stop_all()) "
+            "or pass port=0 to let the system pick a free port"
+        )
+        OSError.__init__(self, errno.EADDRINUSE, f"{where} is in use — {hint}")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class ServerUnavailable(NetlessonError, ConnectionRefusedError):
+    """Nothing accepted the TCP connection (no server on that port)."""
+
+    def __init__(self, address, detail: str = ""):
+        self.address = tuple(address)
+        where = format_address(address)
+        msg = (
+            f"nothing is listening on {where} — start the server first "
+            f"(e.g. python -m netlesson tcp-server --port {address[1]}) or check host and port"
+        )
+        if detail:
+            msg += f" ({detail})"
+        ConnectionRefusedError.__init__(self, errno.ECONNREFUSED, msg)
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class ReplyTimeout(NetlessonError, TimeoutError):
+    """The TCP reply did not complete in time.  ``.partial`` holds what arrived."""
+
+    def __init__(self, address, expected: int, partial: bytes, timeout: float):
+        self.address = tuple(address)
+        self.expected = expected
+        self.partial = bytes(partial)
+        self.timeout = timeout
+        super().__init__(
+            f"{format_address(address)} sent {len(partial)} of the {expected} reply bytes "
+            f"expected, then nothing for {timeout:g} s — the server may be slow, stuck, or "
+            f"not an echo server; the bytes that did arrive are in .partial"
+        )
+
+
+class ConnectionClosed(NetlessonError, ConnectionError):
+    """The peer closed (or reset) the connection before the reply was complete."""
+
+    def __init__(self, address, expected: int, partial: bytes, reset: bool = False):
+        self.address = tuple(address)
+        self.expected = expected
+        self.partial = bytes(partial)
+        how = "reset" if reset else "closed"
+        super().__init__(
+            f"{format_address(address)} {how} the connection after {len(partial)} of "
+            f"{expected} reply bytes; the bytes that did arrive are in .partial"
+        )
+
+
+class ReplyDecodeError(NetlessonError, ValueError):
+    """The reply is not valid text in the expected encoding.  ``.raw`` keeps it."""
+
+    def __init__(self, raw: bytes, encoding: str, cause: UnicodeDecodeError):
+        self.raw = bytes(raw)
+        self.encoding = encoding
+        bad = raw[cause.start:cause.end]
+        super().__init__(
+            f"the reply is not valid {encoding}: byte(s) {bad!r} at offset {cause.start} "
+            f"({cause.reason}); send and receive bytes instead of str, or look at .raw"
+        )
+
+
+class ServerNotResponding(NetlessonError, TimeoutError):
+    """No UDP reply came back after every retry."""
+
+    def __init__(self, address, attempts: int, waited: float):
+        self.address = tuple(address)
+        self.attempts = attempts
+        self.waited = waited
+        super().__init__(
+            f"no reply from {format_address(address)} after {attempts} "
+            f"{'try' if attempts == 1 else 'tries'} over {waited:.1f} s — is a UDP server "
+            f"running on that port? UDP has no connection, so a missing server, a lost "
+            f"datagram and a slow server all look the same: silence"
+        )
+
+
+class DatagramTooLong(NetlessonError, ValueError):
+    """A datagram longer than the receiver will read in one ``recvfrom``."""
+
+    def __init__(self, size: int, limit: int, what: str = "socketserver.UDPServer"):
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"this datagram is {size} bytes, but {what} reads at most {limit} bytes per "
+            f"datagram (max_packet_size) and silently drops the rest; send at most {limit} "
+            f"bytes per datagram, or raise max_packet_size on the server class"
+        )
+
+
+class TruncatedReply(NetlessonError, ValueError):
+    """The UDP reply is shorter than the datagram sent: the server cut it."""
+
+    def __init__(self, sent: int, reply: bytes):
+        self.sent = sent
+        self.reply = bytes(reply)
+        super().__init__(
+            f"sent a {sent}-byte datagram but the reply has only {len(reply)} bytes: the "
+            f"server kept the first {len(reply)} (socketserver.UDPServer.max_packet_size) "
+            f"and dropped the rest; the reply is in .reply"
+        )

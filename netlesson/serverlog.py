@@ -1,0 +1,163 @@
+"""A bounded, thread-safe log that server handler threads write to.
+
+Why not ``print()``?  In a Jupyter kernel, ``print`` from a background thread
+lands in whichever cell happens to be running when the thread prints -- often
+an unrelated one, or none at all.  netlesson's handlers therefore never print:
+they append a line to their server's :class:`ServerLog`.  A notebook cell shows
+the log from the main thread (``handle.log`` displays itself), so the output
+lands in the cell that asked for it, on any ipykernel version.
+
+The log keeps only the most recent ``maxlen`` entries (a ``deque``), so a busy
+or long-running server does not grow memory.  Command-line servers pass an
+``echo`` stream so every line is also written to the terminal, like the seed's
+``print`` calls.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import time
+
+__all__ = ["ServerLog", "LogEntry", "describe_bytes"]
+
+#: How many bytes of a message a log line shows before it abbreviates.
+PREVIEW_BYTES = 60
+
+
+def describe_bytes(data: bytes, limit: int = PREVIEW_BYTES) -> str:
+    """``repr`` of *data*, abbreviated for a log line when it is long.
+
+    >>> describe_bytes(b'hello')
+    "b'hello'"
+    >>> describe_bytes(b'x' * 100, limit=4)
+    "b'xxxx'... (100 bytes)"
+    """
+    if len(data) <= limit:
+        return repr(bytes(data))
+    return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
+
+
+class LogEntry(collections.namedtuple("LogEntry", "seq time thread text")):
+    """One log line: a sequence number, a ``time.time()`` stamp, the name of the
+    thread that wrote it, and the text."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ServerLog:
+    """Bounded, thread-safe list of log lines.
+
+    ``append`` may be called from any thread.  Reading methods return copies,
+    so a cell can show the log while handler threads keep writing.
+    """
+
+    def __init__(self, maxlen: int = 500, *, echo=None, prefix: str = ""):
+        if maxlen < 1:
+            raise ValueError(f"maxlen must be at least 1, got {maxlen}")
+        self.maxlen = maxlen
+        self.echo = echo
+        self.prefix = prefix
+        self._entries: collections.deque[LogEntry] = collections.deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._outputs = []  # ipywidgets.Output objects mirroring the log
+        self.dropped = 0  #: entries pushed out of the bounded deque so far
+
+    # -- writing -----------------------------------------------------------
+    def append(self, text: str) -> None:
+        """Add one line (thread-safe).  Never raises because of a bad sink."""
+        text = f"{self.prefix}{text}"
+        with self._lock:
+            if len(self._entries) == self.maxlen:
+                self.dropped += 1
+            self._entries.append(
+                LogEntry(next(self._seq), time.time(), threading.current_thread().name, text)
+            )
+            outputs = list(self._outputs)
+        if self.echo is not None:
+            try:
+                print(text, file=self.echo, flush=True)
+            except (OSError, ValueError):  # closed terminal: keep serving
+                pass
+        for out in outputs:
+            try:
+                out.append_stdout(text + "\n")
+            except Exception:  # a closed widget must not break a handler
+                pass
+
+    __call__ = append
+
+    def mirror_to(self, output) -> None:
+        """Also send every new line to an ipywidgets ``Output`` via ``append_stdout``.
+
+        ``Output.append_stdout`` is safe to call from a background thread: it
+        changes the widget's state instead of capturing ``print``.
+        """
+        with self._lock:
+            self._outputs.append(output)
+
+    def unmirror(self, output) -> None:
+        with self._lock:
+            if output in self._outputs:
+                self._outputs.remove(output)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    # -- reading -----------------------------------------------------------
+    def entries(self) -> list[LogEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    def lines(self) -> list[str]:
+        """The retained lines, oldest first."""
+        return [e.text for e in self.entries()]
+
+    def since(self, seq: int) -> list[LogEntry]:
+        """Entries with a sequence number greater than *seq*."""
+        return [e for e in self.entries() if e.seq > seq]
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._entries[-1].seq if self._entries else 0
+
+    def wait_for(self, predicate, timeout: float = 2.0) -> bool:
+        """Poll until some line satisfies *predicate* (a substring or a callable).
+
+        Handler threads log asynchronously; a cell or a test that wants to show
+        "the line the server just wrote" waits here instead of sleeping.
+        """
+        if isinstance(predicate, str):
+            needle = predicate
+            predicate = lambda line: needle in line  # noqa: E731
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(predicate(line) for line in self.lines()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __iter__(self):
+        return iter(self.lines())
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def __repr__(self) -> str:
+        return f"<ServerLog {len(self)} lines (max {self.maxlen})>"
+
+    def _repr_pretty_(self, p, cycle):  # IPython display
+        lines = self.lines()
+        p.text("\n".join(lines) if lines else "(log is empty)")

@@ -1,0 +1,242 @@
+"""The threaded TCP upper-case echo: handler, server class and client.
+
+The seed's server is a ``BaseRequestHandler`` subclass called ``MyServer``
+whose ``handle`` loops ``recv(1024)`` -> ``sendall(data.upper())`` until the
+client closes, run by ``socketserver.ThreadingTCPServer``.  This module keeps
+that shape and fixes what a classroom trips over:
+
+* :class:`UpperEchoHandler` logs to ``server.log`` instead of printing from a
+  handler thread, and treats a client that vanishes (reset) as an ordinary
+  end of conversation;
+* :class:`ClassroomTCPServer` is ``ThreadingTCPServer`` with classroom-safe
+  class attributes and a fast, clean stop;
+* :class:`TCPEchoClient` reads the *whole* reply.  TCP is a byte stream: one
+  ``recv(1024)`` returns whatever has arrived, which for a long message is only
+  part of the reply (and may end in the middle of a UTF-8 character).  The
+  upper-case echo has a useful property -- ``bytes.upper()`` changes only ASCII
+  letters, so the reply is exactly as long as the request -- and the client
+  reads until it has that many bytes.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import sys
+
+from . import constants
+from .classroom import ClassroomServerMixIn, log_event, make_server
+from .errors import (
+    ConnectionClosed,
+    ReplyDecodeError,
+    ReplyTimeout,
+    ServerUnavailable,
+    format_address,
+)
+from .serverlog import describe_bytes
+
+__all__ = [
+    "UpperEchoHandler",
+    "MyServer",
+    "ClassroomTCPServer",
+    "create_server",
+    "TCPEchoClient",
+    "echo",
+    "interactive",
+]
+
+
+class UpperEchoHandler(socketserver.BaseRequestHandler):
+    """Upper-case echo over TCP: the seed's ``MyServer``, classroom-safe.
+
+    ``self.request`` is the connected socket, ``self.client_address`` the
+    client's ``(host, port)``.  ``BaseRequestHandler.__init__`` calls
+    ``setup()``, ``handle()`` and, in a ``finally``, ``finish()``: the whole
+    conversation with one client happens inside the handler's constructor.
+    """
+
+    def setup(self):
+        super().setup()
+        self.messages = 0
+        self.bytes_received = 0
+        track = getattr(self.server, "track_request", None)
+        if track is not None:
+            track(self.request)
+        log_event(self.server, f"connected: {format_address(self.client_address)}")
+
+    def handle(self):
+        peer = format_address(self.client_address)
+        while True:
+            try:
+                data = self.request.recv(constants.buffer_size)
+            except ConnectionResetError:
+                log_event(self.server, f"reset by client: {peer} (it vanished without closing)")
+                return
+            except OSError as exc:  # e.g. the server is stopping and closed us
+                log_event(self.server, f"receive failed from {peer}: {exc}")
+                return
+            if not data:  # b'' means the client closed its side: conversation over
+                return
+            self.messages += 1
+            self.bytes_received += len(data)
+            log_event(self.server, f"received {describe_bytes(data)} from {peer}")
+            try:
+                self.request.sendall(data.upper())
+            except OSError as exc:
+                log_event(self.server, f"reply to {peer} failed: {exc}")
+                return
+
+    def finish(self):
+        try:
+            log_event(
+                self.server,
+                f"closed: {format_address(self.client_address)} "
+                f"({self.messages} recv, {self.bytes_received} bytes)",
+            )
+        finally:
+            untrack = getattr(self.server, "untrack_request", None)
+            if untrack is not None:
+                untrack(self.request)
+            super().finish()
+
+
+#: The seed's name for the handler, so seed code runs unchanged.
+MyServer = UpperEchoHandler
+
+
+class ClassroomTCPServer(ClassroomServerMixIn, socketserver.ThreadingTCPServer):
+    """``ThreadingTCPServer`` with classroom-safe settings.
+
+    * ``allow_reuse_address = True`` -- restart on a port still in TIME_WAIT.
+      ``server_bind`` reads this *class* attribute, so it must be set on the
+      class (setting it on an instance after construction is too late);
+    * ``daemon_threads = True`` and ``request_queue_size = constants.back_log``
+      (from :class:`~netlesson.classroom.ClassroomServerMixIn`);
+    * ``server.log``, ``close_open_requests()`` and a ``shutdown()`` that
+      returns at once instead of after the 0.5 s poll interval.
+    """
+
+    allow_reuse_address = True
+
+
+def create_server(address=("127.0.0.1", 0), handler=UpperEchoHandler,
+                  server_class=ClassroomTCPServer, **kwargs):
+    """Build a TCP server; a busy port raises :class:`~netlesson.errors.PortInUseError`."""
+    return make_server(server_class, address, handler, **kwargs)
+
+
+class TCPEchoClient:
+    """A client for the upper-case echo that always reads the whole reply.
+
+    >>> with TCPEchoClient(address) as client:      # doctest: +SKIP
+    ...     client.send("hello")
+    'HELLO'
+
+    ``send`` takes ``str`` (returns ``str``) or ``bytes`` (returns ``bytes``).
+    Every socket operation has ``timeout`` seconds.
+    """
+
+    def __init__(self, address=constants.ip_port, *, timeout: float = 5.0,
+                 buffer_size: int = constants.buffer_size, encoding: str = constants.encoding):
+        self.address = tuple(address)
+        self.timeout = timeout
+        self.buffer_size = buffer_size
+        self.encoding = encoding
+        self.sock: socket.socket | None = None
+
+    # -- connection ---------------------------------------------------------
+    def connect(self) -> "TCPEchoClient":
+        if self.sock is None:
+            try:
+                self.sock = socket.create_connection(self.address, timeout=self.timeout)
+            except ConnectionRefusedError:
+                raise ServerUnavailable(self.address) from None
+            except TimeoutError:
+                raise ServerUnavailable(self.address, f"no answer within {self.timeout:g} s") from None
+        return self
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- conversation -------------------------------------------------------
+    def send_bytes(self, data: bytes) -> bytes:
+        """Send *data*, return the complete reply (``len(data)`` bytes)."""
+        data = bytes(data)
+        if not data:
+            # sendall(b"") sends nothing, so no reply would ever come: a
+            # client that then waits in recv() hangs (the seed's client does).
+            return b""
+        self.connect()
+        sock = self.sock
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close()
+            raise ConnectionClosed(self.address, len(data), b"", reset=True) from None
+        reply = bytearray()
+        while len(reply) < len(data):
+            try:
+                chunk = sock.recv(min(self.buffer_size, len(data) - len(reply)))
+            except TimeoutError:
+                raise ReplyTimeout(self.address, len(data), reply, self.timeout) from None
+            except ConnectionResetError:
+                self.close()
+                raise ConnectionClosed(self.address, len(data), reply, reset=True) from None
+            if not chunk:
+                self.close()
+                raise ConnectionClosed(self.address, len(data), reply)
+            reply += chunk
+        return bytes(reply)
+
+    def send_text(self, text: str) -> str:
+        """Send *text* encoded with ``encoding``; return the decoded reply.
+
+        The reply is decoded only once complete, so a character split between
+        two ``recv`` calls is decoded correctly.  A reply that is not valid text
+        raises :class:`~netlesson.errors.ReplyDecodeError`, which keeps the raw bytes.
+        """
+        raw = self.send_bytes(text.encode(self.encoding))
+        try:
+            return raw.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            raise ReplyDecodeError(raw, self.encoding, exc) from None
+
+    def send(self, message):
+        """``str`` in, ``str`` out; ``bytes`` in, ``bytes`` out."""
+        if isinstance(message, str):
+            return self.send_text(message)
+        return self.send_bytes(message)
+
+    def __repr__(self):
+        state = "connected" if self.sock is not None else "not connected"
+        return f"<TCPEchoClient {format_address(self.address)} {state}>"
+
+
+def echo(message, address=constants.ip_port, *, timeout: float = 5.0):
+    """One call: connect, send *message*, return the whole reply, close."""
+    with TCPEchoClient(address, timeout=timeout) as client:
+        return client.send(message)
+
+
+def interactive(address=constants.ip_port, *, lines=None, out=None, timeout: float = 5.0,
+                prompt: str | None = None) -> int:
+    """The seed's client loop: read lines, send each, print each reply.
+
+    *lines* defaults to standard input (a prompt is shown only when it is a
+    terminal).  Ends cleanly at end of input or Ctrl-C.  Empty lines are
+    skipped: an empty message would never get a reply.  Returns an exit status.
+    """
+    from ._loop import run_client_loop
+
+    return run_client_loop(
+        lambda: TCPEchoClient(address, timeout=timeout).connect(), address, lines=lines,
+        out=out, prompt=prompt, skip_empty=True,
+    )
