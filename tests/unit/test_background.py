@@ -1,0 +1,186 @@
+"""The notebook launcher: start, restart under a name, stop fast, leave nothing behind."""
+
+import gc
+import os
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+
+from netlesson import background, tcp, udp
+from netlesson.serverlog import ServerLog
+
+
+
+def open_fds() -> set:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def live_threads() -> set:
+    return {t for t in threading.enumerate() if t.is_alive()}
+
+
+def test_start_tcp_binds_port_zero_and_reports_the_real_port():
+    with background.start_tcp("test-bg-port") as srv:
+        assert srv.host == "127.0.0.1"
+        assert srv.port != 0
+        assert srv.server.server_address == srv.address
+        assert srv.running
+        assert "running" in repr(srv)
+    assert not srv.running
+    assert "stopped" in repr(srv)
+
+
+def test_starting_under_a_running_name_stops_the_old_server_first():
+    first = background.start_tcp("test-bg-rerun")
+    second = background.start_tcp("test-bg-rerun")
+    try:
+        assert not first.running
+        assert second.running
+        assert background.get("test-bg-rerun") is second
+        with pytest.raises(OSError):  # the old port is closed
+            socket.create_connection(first.address, timeout=1).close()
+    finally:
+        second.stop()
+
+
+def test_restarting_on_a_fixed_port_under_the_same_name_succeeds():
+    srv = background.start_tcp("test-bg-fixed")
+    port = srv.port
+    tcp.echo("x", srv.address)  # leave a connection in TIME_WAIT
+    again = background.start_tcp("test-bg-fixed", port=port)
+    try:
+        assert again.port == port
+        assert tcp.echo("y", again.address) == "Y"
+    finally:
+        again.stop()
+
+
+def _settle(predicate, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp"])
+def test_restarting_a_named_server_50_times_leaks_no_threads_or_sockets(kind):
+    start = background.start_tcp if kind == "tcp" else background.start_udp
+    client = tcp.echo if kind == "tcp" else udp.echo
+    threads_before = live_threads()
+    fds_before = open_fds()
+    for i in range(50):
+        srv = start(f"test-bg-50-{kind}")
+        assert client(f"round {i}", srv.address) == f"ROUND {i}"
+    srv.stop()
+    assert _settle(lambda: live_threads() <= threads_before), live_threads() - threads_before
+    assert _settle(lambda: open_fds() <= fds_before), open_fds() - fds_before
+
+
+def test_stop_with_connected_clients_returns_promptly_and_frees_the_port():
+    srv = background.start_tcp("test-bg-connected")
+    clients = [tcp.TCPEchoClient(srv.address, timeout=2).connect() for _ in range(5)]
+    try:
+        for c in clients:
+            assert c.send("hi") == "HI"  # each has a live handler thread in recv()
+        t0 = time.perf_counter()
+        srv.stop()
+        elapsed = time.perf_counter() - t0
+        # generous bound: this guards against waiting out poll_interval (0.5 s)
+        # or a handler join; the real numbers are in benchmarks/
+        assert elapsed < 0.4, f"stop() took {elapsed:.3f} s"
+        # the handlers saw end-of-stream: each client sees the connection closed
+        for c in clients:
+            assert c.sock.recv(10) == b""
+        with socket.socket() as s:  # the port is free again
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(srv.address)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_stop_is_idempotent_and_context_manager_stops():
+    with background.start_udp("test-bg-idem") as srv:
+        pass
+    srv.stop()
+    srv.stop()
+    assert background.get("test-bg-idem") is None
+
+
+def test_stop_all_stops_every_server():
+    a = background.start_tcp("test-bg-all-a")
+    b = background.start_udp("test-bg-all-b")
+    assert background.stop_all() >= 2
+    assert not a.running and not b.running
+    assert background.running() == []
+
+
+def test_start_runs_a_plain_socketserver_and_gives_it_a_log():
+    server = socketserver.TCPServer(("127.0.0.1", 0), tcp.UpperEchoHandler)
+    with background.start(server, "test-bg-plain") as srv:
+        assert isinstance(srv.log, ServerLog)
+        assert tcp.echo("plain", srv.address) == "PLAIN"
+        assert srv.log.wait_for("received b'plain'", timeout=2)
+
+
+def test_stop_does_not_hang_on_a_plain_server_with_a_connected_client():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), tcp.UpperEchoHandler)
+    srv = background.start(server, "test-bg-plain-busy")
+    client = tcp.TCPEchoClient(srv.address, timeout=5).connect()
+    try:
+        assert client.send("x") == "X"
+        t0 = time.perf_counter()
+        srv.stop(timeout=0.3)  # server_close() joins handler threads: bounded here
+        assert time.perf_counter() - t0 < 2
+        assert srv.log.wait_for("still waiting for handler threads", timeout=1)
+    finally:
+        client.close()
+
+
+def test_handler_threads_never_print(capfd, tcp_server, udp_server):
+    tcp.echo("quiet please", tcp_server.address)
+    udp.echo("quiet please", udp_server.address)
+    tcp_server.log.wait_for("closed:", timeout=2)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_log_is_bounded_so_a_busy_server_does_not_grow_memory():
+    with background.start_tcp("test-bg-bounded", log_size=10) as srv:
+        with tcp.TCPEchoClient(srv.address) as c:
+            for i in range(40):
+                c.send(f"m{i}")
+        assert srv.log.wait_for("received b'm39'", timeout=2)
+        assert len(srv.log) == 10
+        assert srv.log.dropped > 0
+
+
+def test_log_mirrors_to_an_output_like_object_from_handler_threads():
+    class FakeOutput:
+        def __init__(self):
+            self.text = []
+            self.threads = set()
+
+        def append_stdout(self, text):
+            self.text.append(text)
+            self.threads.add(threading.current_thread().name)
+
+    out = FakeOutput()
+    with background.start_tcp("test-bg-mirror") as srv:
+        srv.log.mirror_to(out)
+        tcp.echo("mirror", srv.address)
+        assert srv.log.wait_for("closed:", timeout=2)
+    assert any("received b'mirror'" in t for t in out.text)
+    assert threading.main_thread().name not in out.threads  # written by handler threads
+
+
+def test_show_log_prints_from_the_calling_thread(capsys):
+    with background.start_tcp("test-bg-show") as srv:
+        tcp.echo("shown", srv.address)
+        srv.log.wait_for("closed:", timeout=2)
+        srv.show_log(last=1)
+    assert capsys.readouterr().out.startswith("closed: 127.0.0.1:")

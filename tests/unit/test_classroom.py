@@ -1,0 +1,92 @@
+"""Pins down the CPython internals the fast stop relies on, on every interpreter tested."""
+
+import socketserver
+import sys
+import threading
+import time
+
+import pytest
+
+from netlesson import background, classroom, tcp, udp
+
+
+def test_baseserver_keeps_its_shutdown_flag_in_the_private_names_we_use():
+    server = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    try:
+        assert getattr(server, classroom._FLAG) is False
+        assert isinstance(getattr(server, classroom._EVENT), threading.Event)
+    finally:
+        server.server_close()
+
+
+@pytest.mark.parametrize("server_class", [socketserver.ThreadingTCPServer, socketserver.ThreadingUDPServer])
+def test_request_shutdown_wakes_a_plain_serve_forever_before_its_poll_interval(server_class):
+    server = server_class(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 5.0})
+    t.start()
+    try:
+        time.sleep(0.05)  # inside select() now, for up to 5 s
+        t0 = time.perf_counter()
+        assert classroom.request_shutdown(server)
+        t.join(2)
+        assert not t.is_alive()
+        assert time.perf_counter() - t0 < 1.0  # far less than the 5 s poll
+    finally:
+        if t.is_alive():
+            server.shutdown()
+        server.server_close()
+
+
+def test_classroom_shutdown_from_the_serving_thread_raises_instead_of_deadlocking():
+    errors = []
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            pass
+
+    server = tcp.ClassroomTCPServer(("127.0.0.1", 0), Handler)
+
+    def run():
+        server.service_actions = lambda: _try_shutdown()
+        server.serve_forever(poll_interval=0.01)
+
+    def _try_shutdown():
+        try:
+            server.shutdown()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+            classroom.request_shutdown(server)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(3)
+    server.server_close()
+    assert not t.is_alive()
+    assert errors and "would wait for itself forever" in errors[0]
+
+
+def test_make_server_explains_privileged_ports():
+    import errno
+
+    class Refused:
+        def __init__(self, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+    # root may bind port 80 here, so the kernel's refusal is simulated
+    with pytest.raises(OSError, match="below 1024") as info:
+        classroom.make_server(Refused, ("127.0.0.1", 80), socketserver.BaseRequestHandler)
+    assert "127.0.0.1:80" in str(info.value)
+
+
+def test_make_server_explains_an_address_this_machine_does_not_have():
+    with pytest.raises(OSError, match="no such address"):
+        tcp.create_server(("192.0.2.1", 0))  # TEST-NET-1: never assigned to a host
+
+
+def test_udp_classroom_server_keeps_reuse_address_off():
+    assert udp.ClassroomUDPServer.allow_reuse_address is False
+    assert udp.ClassroomUDPServer.max_packet_size == 8192
+
+
+def test_python_version_is_supported():
+    assert sys.version_info >= (3, 11)

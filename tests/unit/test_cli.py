@@ -1,0 +1,291 @@
+"""``python -m netlesson``: the seed's four scripts, against each other, the seed's own
+scripts (tests/seed_style/) and ``nc``; run as real processes."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netlesson import background, tcp
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "tests" / "seed_style"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+
+
+def _spawn(args, **kwargs):
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, cwd=ROOT, start_new_session=True,
+                            **kwargs)
+
+
+def _stop(proc) -> tuple[bytes, bytes]:
+    """Kill the process group; return what it had still to say (stdout, stderr)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        out, err = proc.communicate(timeout=5)
+    except ValueError:  # streams already read to the end and closed
+        out, err = b"", b""
+    return out or b"", err or b""
+
+
+class Server:
+    """A server process; its port is read from its first line of output.
+
+    Its output goes to a file, not a pipe: a server that logs every message
+    would block once an unread pipe is full (64 KiB), and so would its handler.
+    """
+
+    def __init__(self, args, tmp_path_factory=None):
+        import tempfile
+
+        self.log_file = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.PIPE, env=ENV, cwd=ROOT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        line = ""
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            line = self._read().split("\n", 1)[0] if "\n" in self._read() else ""
+            if line:
+                break
+            time.sleep(0.02)
+        match = re.search(r"(?:127\.0\.0\.1:|PORT )(\d+)", line)
+        if not match:
+            _stop(self.proc)
+            raise AssertionError(f"server did not report its port: {self._read()!r}")
+        self.port = int(match.group(1))
+        self.first_line = line
+
+    def _read(self) -> str:
+        self.log_file.seek(0)
+        return self.log_file.read().decode(errors="replace")
+
+    def stop(self) -> str:
+        """Stop the server; return everything it printed."""
+        if not hasattr(self, "output"):
+            _stop(self.proc)
+            self.output = self._read()
+            self.log_file.close()
+        return self.output
+
+
+def netlesson(*args):
+    return [sys.executable, "-m", "netlesson", *args]
+
+
+@pytest.fixture
+def cli_tcp_server():
+    server = Server(netlesson("tcp-server", "--port", "0"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cli_udp_server():
+    server = Server(netlesson("udp-server", "--port", "0"))
+    yield server
+    server.stop()
+
+
+def _run(args, stdin: bytes, timeout=20):
+    return subprocess.run(args, input=stdin, capture_output=True, env=ENV, cwd=ROOT,
+                          timeout=timeout)
+
+
+def test_cli_tcp_client_and_server_in_two_processes(cli_tcp_server):
+    result = _run(netlesson("tcp-client", "--port", str(cli_tcp_server.port)),
+                  "hello\n你好 world\n\nlast line\n".encode())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "HELLO\n你好 WORLD\nLAST LINE\n"
+    assert result.stderr == b""
+    out = cli_tcp_server.stop()
+    assert "connected: 127.0.0.1:" in out
+    assert "received b'hello' from 127.0.0.1:" in out
+    assert "closed: 127.0.0.1:" in out
+
+
+def test_cli_server_prints_where_it_listens(cli_tcp_server):
+    assert cli_tcp_server.first_line.startswith("TCP upper-case echo server on 127.0.0.1:")
+    assert "Ctrl-C" in cli_tcp_server.first_line
+
+
+def test_cli_tcp_client_long_and_non_utf8_lines_are_byte_exact(cli_tcp_server):
+    long_line = b"x" * 3000
+    huge_line = b"y" * (1 << 20)
+    odd = b"\xff\xfe bytes \x80"
+    result = _run(netlesson("tcp-client", "--port", str(cli_tcp_server.port)),
+                  long_line + b"\n" + huge_line + b"\n" + odd + b"\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == long_line.upper() + b"\n" + huge_line.upper() + b"\n" + odd.upper() + b"\n"
+
+
+def test_cli_udp_client_and_server(cli_udp_server):
+    result = _run(netlesson("udp-client", "--port", str(cli_udp_server.port)),
+                  "ping\n中文 udp\n".encode())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "PING\n中文 UDP\n"
+
+
+def test_cli_tcp_client_to_a_closed_port_explains_and_exits_1():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        result = _run(netlesson("tcp-client", "--port", str(port)), b"x\n")
+    assert result.returncode == 1
+    assert f"nothing is listening on 127.0.0.1:{port}" in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_udp_client_without_server_explains_and_exits_1():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _run(netlesson("udp-client", "--port", str(port), "--timeout", "0.2"), b"x\n")
+    assert result.returncode == 1
+    assert "no reply from 127.0.0.1" in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_server_on_a_busy_port_explains_and_exits_1(cli_tcp_server):
+    result = _run(netlesson("tcp-server", "--port", str(cli_tcp_server.port)), b"", timeout=10)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{cli_tcp_server.port} is in use" in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_client_ctrl_c_ends_without_traceback(cli_tcp_server):
+    proc = _spawn(netlesson("tcp-client", "--port", str(cli_tcp_server.port)))
+    try:
+        proc.stdin.write(b"one\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"ONE\n"
+        proc.send_signal(signal.SIGINT)  # waiting for the next line
+        assert proc.wait(5) == 130
+        _, err = _stop(proc)
+        assert b"Traceback" not in err
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp"])
+def test_cli_server_ctrl_c_stops_cleanly(kind):
+    server = Server(netlesson(f"{kind}-server", "--port", "0"))
+    try:
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(5) == 0
+        _, err = _stop(server.proc)
+        assert b"Traceback" not in err
+    finally:
+        server.stop()
+
+
+# -- interoperability with the seed's scripts --------------------------------
+
+def test_netlesson_tcp_client_against_the_seed_tcp_server():
+    server = Server([sys.executable, str(SEED / "tcp_server.py"), "0"])
+    try:
+        long_line = "z" * 2500  # the seed server answers in 1024-byte pieces
+        result = _run(netlesson("tcp-client", "--port", str(server.port)),
+                      f"seed\n{long_line}\n".encode())
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.decode() == f"SEED\n{long_line.upper()}\n"
+    finally:
+        server.stop()
+
+
+def test_seed_tcp_client_against_the_netlesson_tcp_server(cli_tcp_server):
+    result = _run([sys.executable, str(SEED / "tcp_client.py"), str(cli_tcp_server.port)],
+                  "hello\n你好\n".encode())
+    lines = result.stdout.decode().replace("input: ", "").splitlines()
+    assert lines[:2] == ["reply HELLO", "reply 你好"]
+    assert lines[2] == "EOFError"  # the seed client ends when input() runs out
+
+
+def test_netlesson_udp_client_against_the_seed_udp_server():
+    server = Server([sys.executable, str(SEED / "udp_server.py"), "0"])
+    try:
+        result = _run(netlesson("udp-client", "--port", str(server.port)), b"seed udp\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b"SEED UDP\n"
+    finally:
+        server.stop()
+
+
+def test_seed_udp_client_against_the_netlesson_udp_server(cli_udp_server):
+    result = _run([sys.executable, str(SEED / "udp_client.py"), str(cli_udp_server.port)],
+                  b"abc\nxyz\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().replace("input: ", "").splitlines() == ["reply ABC", "reply XYZ"]
+
+
+# -- interoperability with nc --------------------------------------------------
+
+needs_nc = pytest.mark.skipif(shutil.which("nc") is None,
+                              reason="nc not installed (apt-get install netcat-openbsd)")
+
+
+@needs_nc
+def test_nc_as_a_tcp_client_of_the_netlesson_server(cli_tcp_server):
+    result = subprocess.run(["nc", "-N", "127.0.0.1", str(cli_tcp_server.port)],
+                            input=b"from nc\n", capture_output=True, timeout=10)
+    assert result.stdout == b"FROM NC\n"
+
+
+@needs_nc
+def test_nc_as_a_udp_client_of_the_netlesson_server(cli_udp_server):
+    result = subprocess.run(["nc", "-u", "-w", "1", "127.0.0.1", str(cli_udp_server.port)],
+                            input=b"udp from nc\n", capture_output=True, timeout=10)
+    assert result.stdout == b"UDP FROM NC\n"
+
+
+@needs_nc
+def test_netlesson_tcp_client_against_an_nc_echo_listener():
+    """``nc -l`` is not an echo server; netlesson's client times out and keeps the partial reply."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    listener = _spawn(["nc", "-l", "127.0.0.1", str(port)])
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                client = tcp.TCPEchoClient(("127.0.0.1", port), timeout=0.5).connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        with client:
+            listener.stdin.write(b"HI")  # the person at the nc end types a 2-byte answer
+            listener.stdin.flush()
+            from netlesson.errors import ReplyTimeout
+
+            with pytest.raises(ReplyTimeout) as info:
+                client.send("hello")
+            assert info.value.partial == b"HI"
+            assert listener.stdout.read(5) == b"hello"
+    finally:
+        _stop(listener)
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("netlesson")
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment (PYTHONPATH run)")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, timeout=10)
+    assert result.returncode == 0
+    assert b"tcp-server" in result.stdout

@@ -1,0 +1,215 @@
+"""The TCP upper-case echo: handler, server and client, on real loopback sockets."""
+
+import socket
+import socketserver
+import struct
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netlesson import background, tcp
+from netlesson.errors import (
+    ConnectionClosed,
+    ReplyDecodeError,
+    ReplyTimeout,
+    ServerUnavailable,
+)
+
+
+def test_tcp_client_echoes_chinese_text_upper_cased(tcp_server):
+    # bytes.upper() changes ASCII letters only; Chinese characters come back as they went
+    assert tcp.echo("hello 你好 World", tcp_server.address) == "HELLO 你好 WORLD"
+
+
+def test_tcp_client_reads_reply_longer_than_buffer(tcp_server):
+    message = "abc" * 1000  # 3000 bytes: three recv(1024) on the server side
+    assert tcp.echo(message, tcp_server.address) == message.upper()
+
+
+def test_tcp_client_reads_one_mebibyte_reply(tcp_server):
+    payload = bytes(range(256)) * 4096
+    assert tcp.echo(payload, tcp_server.address) == payload.upper()
+
+
+def test_tcp_client_sends_non_utf8_bytes_unchanged_but_upper_cased(tcp_server):
+    payload = b"\xff\xfeabc\x80"
+    assert tcp.echo(payload, tcp_server.address) == b"\xff\xfeABC\x80"
+
+
+def test_tcp_empty_message_returns_at_once_instead_of_hanging(tcp_server):
+    with tcp.TCPEchoClient(tcp_server.address, timeout=1) as client:
+        t0 = time.monotonic()
+        assert client.send("") == ""
+        assert time.monotonic() - t0 < 0.5
+        assert client.send("after empty") == "AFTER EMPTY"  # connection still usable
+
+
+def test_tcp_one_client_many_messages_on_one_connection(tcp_server):
+    with tcp.TCPEchoClient(tcp_server.address) as client:
+        for i in range(50):
+            assert client.send(f"message {i}") == f"MESSAGE {i}"
+    assert tcp_server.log.wait_for("(50 recv", timeout=2)
+
+
+def test_tcp_server_logs_connection_message_and_close(tcp_server):
+    tcp.echo("ping", tcp_server.address)
+    assert tcp_server.log.wait_for(lambda line: line.startswith("closed:"), timeout=2)
+    lines = tcp_server.log.lines()
+    assert lines[0].startswith("connected: 127.0.0.1:")
+    assert "received b'ping' from 127.0.0.1:" in lines[1]
+    assert lines[-1].startswith("closed: 127.0.0.1:") and "(1 recv, 4 bytes)" in lines[-1]
+
+
+class _DribbleHandler(socketserver.BaseRequestHandler):
+    """Replies one byte per send, so UTF-8 characters are split between reads."""
+
+    def handle(self):
+        data = self.request.recv(1 << 16)
+        for i in range(len(data)):
+            self.request.sendall(data[i:i + 1].upper())
+            time.sleep(0.001)
+
+
+def test_tcp_client_decodes_utf8_split_between_reads():
+    with background.start_tcp("test-dribble", handler=_DribbleHandler) as srv:
+        assert tcp.echo("中文 abc", srv.address) == "中文 ABC"
+
+
+class _GarbageHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        data = self.request.recv(1024)
+        self.request.sendall(b"\xff" * len(data))
+
+
+def test_tcp_client_reports_non_utf8_reply_and_keeps_the_bytes():
+    with background.start_tcp("test-garbage", handler=_GarbageHandler) as srv:
+        with pytest.raises(ReplyDecodeError) as info:
+            tcp.echo("abc", srv.address)
+    assert info.value.raw == b"\xff\xff\xff"
+    assert "not valid utf-8" in str(info.value)
+
+
+class _SilentHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(1024)
+        self.request.sendall(b"AB")  # 2 of 5 bytes, then silence
+        self.request.recv(1024)  # wait for the client to give up
+
+
+def test_tcp_client_times_out_with_partial_reply():
+    with background.start_tcp("test-silent", handler=_SilentHandler) as srv:
+        with pytest.raises(ReplyTimeout) as info:
+            tcp.echo("abcde", srv.address, timeout=0.3)
+    assert info.value.partial == b"AB"
+    assert "2 of the 5 reply bytes" in str(info.value)
+
+
+class _HangUpHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(1024)
+        self.request.sendall(b"ABC")
+
+
+def test_tcp_client_reports_server_closing_mid_reply():
+    with background.start_tcp("test-hangup", handler=_HangUpHandler) as srv:
+        with pytest.raises(ConnectionClosed) as info:
+            tcp.echo("abcdefgh", srv.address)
+    assert info.value.partial == b"ABC"
+
+
+def test_tcp_client_to_closed_port_says_nothing_is_listening():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound but not listening: connections are refused
+        with pytest.raises(ServerUnavailable) as info:
+            tcp.echo("x", ("127.0.0.1", port), timeout=1)
+    assert f"nothing is listening on 127.0.0.1:{port}" in str(info.value)
+    assert isinstance(info.value, ConnectionRefusedError)
+
+
+def test_client_that_vanishes_mid_message_with_reset_is_logged_and_server_keeps_serving(tcp_server):
+    s = socket.create_connection(tcp_server.address, timeout=2)
+    s.sendall(b"half a mess")
+    assert tcp_server.log.wait_for("received b'half a mess'", timeout=2)
+    # SO_LINGER with a zero timeout: close() sends RST instead of FIN
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    assert tcp_server.log.wait_for(lambda l: l.startswith("closed:"), timeout=2)
+    assert tcp.echo("still here", tcp_server.address) == "STILL HERE"
+    lines = "\n".join(tcp_server.log.lines())
+    # Depending on timing the handler sees the RST as a reset (usual) or, if it
+    # was not in recv() yet, as a reply that failed: either way it is logged.
+    assert "reset by client" in lines or "failed" in lines or "closed:" in lines
+
+
+def test_tcp_client_vanishing_during_reply_does_not_kill_the_server(tcp_server):
+    s = socket.create_connection(tcp_server.address, timeout=2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.sendall(b"x" * 200_000)
+    s.close()
+    assert tcp.echo("ok", tcp_server.address) == "OK"
+
+
+def test_200_concurrent_clients_20_messages_each_all_replies_correct(tcp_server):
+    errors = []
+    barrier = threading.Barrier(200, timeout=30)
+
+    def client(n):
+        try:
+            barrier.wait()
+            with tcp.TCPEchoClient(tcp_server.address, timeout=30) as c:
+                for i in range(20):
+                    msg = f"client {n} message {i} 你好"
+                    reply = c.send(msg)
+                    if reply != msg.upper():
+                        errors.append((n, i, reply))
+        except Exception as exc:  # collected and asserted below
+            errors.append((n, repr(exc)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "clients still running after 60 s"
+    assert errors == []
+
+
+def test_port_in_use_error_names_host_port_and_the_fix(tcp_server):
+    with pytest.raises(OSError) as info:
+        tcp.create_server(tcp_server.address)
+    message = str(info.value)
+    assert f"127.0.0.1:{tcp_server.port} is in use" in message
+    assert "port=0" in message and "stop" in message
+
+
+def test_classroom_tcp_server_settings_are_class_attributes():
+    cls = tcp.ClassroomTCPServer
+    assert cls.__dict__["allow_reuse_address"] is True  # read by server_bind: must be on the class
+    assert cls.daemon_threads is True
+    assert cls.request_queue_size == 5
+    assert issubclass(cls, socketserver.ThreadingTCPServer)
+    # ThreadingMixIn still supplies process_request: the mixin changes no loop step
+    supplier = next(k for k in cls.__mro__ if "process_request" in k.__dict__)
+    assert supplier is socketserver.ThreadingMixIn
+
+
+def test_seed_name_myserver_is_the_handler():
+    assert tcp.MyServer is tcp.UpperEchoHandler
+
+
+def test_handler_works_under_plain_threading_tcp_server_like_the_seed():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), tcp.MyServer)
+    with background.start(server, "test-plain-seed") as srv:
+        assert tcp.echo("seed style", srv.address) == "SEED STYLE"
+        # no server.log on a plain server: the handler logged through `logging`
+        assert srv.log is server.log
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.binary(min_size=1, max_size=20_000))
+def test_any_tcp_payload_comes_back_exactly_upper_cased(tcp_server, payload):
+    assert tcp.echo(payload, tcp_server.address) == payload.upper()

@@ -1,0 +1,158 @@
+"""The UDP upper-case echo: handler, server and client, on real loopback sockets."""
+
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netlesson import background, udp
+from netlesson.errors import DatagramTooLong, PortInUseError, ServerNotResponding, TruncatedReply
+
+
+def test_udp_echo_upper_cases_chinese_and_ascii(udp_server):
+    assert udp.echo("hello 你好", udp_server.address) == "HELLO 你好"
+
+
+def test_udp_empty_datagram_gets_empty_reply(udp_server):
+    assert udp.echo(b"", udp_server.address) == b""
+
+
+def test_udp_non_utf8_bytes_round_trip(udp_server):
+    assert udp.echo(b"\xff\x00abc", udp_server.address) == b"\xff\x00ABC"
+
+
+def test_udp_server_logs_each_datagram(udp_server):
+    udp.echo("ping", udp_server.address)
+    assert udp_server.log.wait_for("received b'ping' from 127.0.0.1:", timeout=2)
+
+
+def test_udp_to_a_port_with_no_server_raises_clear_timeout_quickly():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(ServerNotResponding) as info:
+        udp.echo("anyone?", ("127.0.0.1", port), timeout=0.1, retries=2, max_timeout=0.2)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 3
+    assert info.value.attempts == 3
+    assert f"no reply from 127.0.0.1:{port} after 3 tries" in str(info.value)
+    assert isinstance(info.value, TimeoutError)
+
+
+def test_udp_client_refuses_datagram_the_server_would_cut(udp_server):
+    with pytest.raises(DatagramTooLong) as info:
+        udp.echo(b"x" * 8193, udp_server.address)
+    assert "8193 bytes" in str(info.value) and "8192" in str(info.value)
+
+
+def test_udp_datagram_longer_than_8192_is_reported_not_silent(udp_server):
+    with pytest.raises(TruncatedReply) as info:
+        udp.echo(b"y" * 9000, udp_server.address, max_datagram=None)
+    assert info.value.reply == b"Y" * 8192
+    assert "9000-byte datagram" in str(info.value)
+    assert udp_server.log.wait_for("was longer than 8192 bytes", timeout=2)
+
+
+def test_udp_exactly_8192_bytes_is_not_truncated(udp_server):
+    assert udp.echo(b"z" * 8192, udp_server.address) == b"Z" * 8192
+    time.sleep(0.05)
+    assert not any("longer than" in line for line in udp_server.log.lines())
+
+
+def test_udp_max_packet_size_is_read_from_socketserver():
+    assert udp.MAX_PACKET_SIZE == socketserver.UDPServer.max_packet_size == 8192
+
+
+class _DropFirst(udp.UpperEchoDatagramHandler):
+    """Loses the first datagram it sees (deterministic loss)."""
+
+    seen = 0
+    lock = threading.Lock()
+
+    def handle(self):
+        with self.lock:
+            type(self).seen += 1
+            first = type(self).seen == 1
+        if not first:
+            super().handle()
+
+
+def test_udp_client_retries_after_a_lost_datagram():
+    _DropFirst.seen = 0
+    with background.start_udp("test-lossy", handler=_DropFirst) as srv:
+        with udp.UDPEchoClient(srv.address, timeout=0.2) as client:
+            assert client.send("again") == "AGAIN"
+            assert client.attempts == 2
+
+
+def test_udp_client_ignores_datagrams_from_anyone_but_the_server():
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def fake_server():
+        data, addr = server.recvfrom(1024)
+        stranger.sendto(b"NOT FROM THE SERVER", addr)
+        time.sleep(0.05)
+        server.sendto(data.upper(), addr)
+
+    t = threading.Thread(target=fake_server)
+    t.start()
+    try:
+        with udp.UDPEchoClient(server.getsockname(), timeout=2) as client:
+            assert client.send(b"real") == b"REAL"
+            assert client.ignored == 1
+    finally:
+        t.join(5)
+        server.close()
+        stranger.close()
+
+
+def test_udp_client_drops_stale_reply_from_an_earlier_try():
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def slow_server():
+        # answer the first request twice (a late reply to a retry), then the second
+        data, addr = server.recvfrom(1024)
+        server.sendto(data.upper(), addr)
+        server.sendto(data.upper(), addr)
+        data, addr = server.recvfrom(1024)
+        server.sendto(data.upper(), addr)
+
+    t = threading.Thread(target=slow_server)
+    t.start()
+    try:
+        with udp.UDPEchoClient(server.getsockname(), timeout=2) as client:
+            assert client.send(b"one") == b"ONE"
+            time.sleep(0.05)  # the duplicate arrives
+            assert client.send(b"two") == b"TWO"
+            assert client.stale == 1
+    finally:
+        t.join(5)
+        server.close()
+
+
+def test_second_udp_server_on_same_port_is_an_error_not_a_silent_steal(udp_server):
+    # SO_REUSEADDR on Linux would let two UDP sockets share the port silently
+    with pytest.raises(PortInUseError):
+        udp.create_server(udp_server.address)
+
+
+def test_udp_handler_works_under_plain_threading_udp_server_like_the_seed():
+    server = socketserver.ThreadingUDPServer(("127.0.0.1", 0), udp.MyServer)
+    with background.start(server, "test-plain-udp") as srv:
+        assert udp.echo("seed", srv.address) == "SEED"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.binary(max_size=8192))
+def test_any_udp_payload_up_to_the_limit_comes_back_exactly_upper_cased(udp_server, payload):
+    assert udp.echo(payload, udp_server.address) == payload.upper()
