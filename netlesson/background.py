@@ -20,6 +20,7 @@ waiting for its next poll.
 from __future__ import annotations
 
 import atexit
+import socket
 import threading
 import time
 
@@ -48,7 +49,7 @@ class ServerHandle:
             except AttributeError:  # pragma: no cover - exotic server without __dict__
                 pass
         self.log: ServerLog = log
-        self.kind = "tcp" if server.socket.type == __import__("socket").SOCK_STREAM else "udp"
+        self.kind = "tcp" if server.socket.type == socket.SOCK_STREAM else "udp"
         self.address = tuple(server.server_address[:2])
         self.stopped = False
         self.stop_seconds: float | None = None

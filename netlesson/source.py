@@ -148,7 +148,8 @@ def display_filename(filename: str | os.PathLike[str] | None) -> str:
     * ``.../site-packages/graphviz/graphs.py`` → ``graphviz/graphs.py``
     * ``/work/main/netlesson/tcp.py`` (an imported module) → ``netlesson/tcp.py``
     * a notebook cell's temporary file (``/tmp/ipykernel_123/456.py``) → ``notebook cell``
-    * pseudo files such as ``<frozen os>`` or ``<stdin>`` are kept as they are
+    * pseudo files such as ``<frozen os>`` or ``<stdin>``, and relative names such as
+      ``netlesson/tcp.py``, are kept as they are
 
     Anything else falls back to the bare file name, which may be ambiguous but never
     reveals the directory layout of the machine.
@@ -158,6 +159,11 @@ def display_filename(filename: str | os.PathLike[str] | None) -> str:
     filename = os.fspath(filename)
     if filename.startswith("<") and filename.endswith(">"):
         return filename
+    if not os.path.isabs(filename):
+        # Already relative (``socketserver.py``, ``netlesson/tcp.py``, as netlesson.trace
+        # records them): it names no machine directory, and resolving it against the
+        # current directory would give different answers in different notebooks.
+        return filename.replace(os.sep, "/")
     path = _realpath(filename)
     module = _module_for_file(path)
     if module is not None:
@@ -208,7 +214,7 @@ def where(obj: Any) -> str:
     :func:`inspect.getsourcelines`).
     """
     target = _unwrap(obj)
-    lines, start = _getsourcelines(obj, target)
+    _, start = _getsourcelines(obj, target)
     return f"{display_filename(inspect.getsourcefile(target))}:{max(start, 1)}"
 
 

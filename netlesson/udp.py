@@ -129,7 +129,11 @@ def create_server(address=("127.0.0.1", 0), handler=UpperEchoDatagramHandler,
 def _resolve(address):
     """``(host, port)`` -> the ``(ip, port)`` replies will come from, and the family."""
     host, port = address[0], address[1]
-    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)
+    # "localhost" may resolve to ::1 first, while the course's servers listen on
+    # 127.0.0.1; unlike TCP's create_connection, UDP cannot try each in turn.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, _, _, _, sockaddr = infos[0]
     return family, sockaddr[:2]
 
 

@@ -156,3 +156,7 @@ def test_udp_handler_works_under_plain_threading_udp_server_like_the_seed():
 @given(payload=st.binary(max_size=8192))
 def test_any_udp_payload_up_to_the_limit_comes_back_exactly_upper_cased(udp_server, payload):
     assert udp.echo(payload, udp_server.address) == payload.upper()
+
+
+def test_udp_client_given_localhost_reaches_a_server_on_127_0_0_1(udp_server):
+    assert udp.echo("by name", ("localhost", udp_server.port)) == "BY NAME"

@@ -1,0 +1,581 @@
+"""Notebook widgets: an echo console and an attribute-lookup (MRO) explorer.
+
+Both are built from plain ipywidgets 8 controls and do their work in the
+kernel's main thread, when a button is clicked or a value changes.  Nothing
+here runs in a server thread, so whatever a widget shows lands in the widget
+that asked for it, never in an unrelated cell.
+
+:class:`EchoConsole` (``echo_console(srv)``)
+    Type a message, press Enter or click *Send*: the message goes to the
+    server with netlesson's own TCP or UDP client, the upper-cased reply is
+    shown, and so are the lines the server's handler threads logged while
+    answering.  The log is read from the main thread *after* the reply
+    (``ServerLog.since(seq)``, after ``wait_for`` the handler's last line), which
+    is why it is complete and in order.  Errors -- a stopped server, a timeout,
+    an empty message -- appear in the reply area as one readable sentence,
+    never as a traceback.
+
+:class:`MroExplorer` (``mro_explorer(MyServer)``)
+    Choose a class (every public ``socketserver`` class this Python has, plus
+    any classes passed in, such as a student's own subclass) and type or pick
+    an attribute name: the explorer shows the lookup chain (``__mro__``) as a
+    diagram from :func:`netlesson.diagrams.mro` with the supplying class
+    highlighted, and a plain line such as ``process_request → ThreadingMixIn``.
+
+Stable CSS classes
+------------------
+Browser tests find the parts by these classes (set with ``add_class``):
+
+==============================  ==================================================
+``netlesson-echo``              the whole echo console (a ``VBox``)
+``netlesson-echo-title``        which server the console talks to
+``netlesson-echo-text``         the message box (``Text``)
+``netlesson-echo-send``         the *Send* button
+``netlesson-echo-reply``        the reply, or the error message; its text is
+                                exactly the reply (or ``error: ...``)
+``netlesson-echo-error``        added to the reply area while it shows an error
+``netlesson-echo-log``          the server log lines seen by this console
+``netlesson-mro``               the whole MRO explorer (a ``VBox``)
+``netlesson-mro-class``         the class ``Dropdown`` (labels are class names)
+``netlesson-mro-attr``          the attribute ``Combobox``
+``netlesson-mro-result``        the result: text line, message and diagram
+``netlesson-mro-supplier``      the supplying class name alone (empty when no
+                                class in the MRO defines the attribute)
+``netlesson-mro-line``          the plain line ``attribute → Supplier``
+``netlesson-mro-message``       the lookup chain, or why nothing was found
+``netlesson-mro-diagram``       the ``Output`` holding the diagram
+==============================  ==================================================
+
+Each widget object is displayed by its ``.widget`` box and also carries a short,
+stable ``text/plain`` representation (e.g. ``<EchoConsole tcp
+127.0.0.1:8081>``), which is what a notebook stores for readers without a
+widget-aware front end and what nbval compares.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import socketserver
+from collections.abc import Iterable
+
+import ipywidgets as widgets
+
+from . import background, tcp, udp
+from .errors import format_address
+from .serverlog import ServerLog
+
+__all__ = [
+    "EchoConsole",
+    "echo_console",
+    "MroExplorer",
+    "mro_explorer",
+    "socketserver_classes",
+    "supplier_of",
+]
+
+
+def _html_pre(text: str, css: str = "") -> str:
+    """Text as HTML that keeps line breaks and wraps long lines, escaped."""
+    style = "margin:0;white-space:pre-wrap;word-break:break-word;font-family:monospace;" + css
+    return f'<pre style="{style}">{html.escape(text)}</pre>'
+
+
+class _WidgetHolder:
+    """Display ``self.widget`` with a stable ``text/plain`` instead of the box's repr.
+
+    The default ``text/plain`` of an ipywidgets box is the repr of every child,
+    which changes with each click; a short repr of our own is easier to read in
+    a static notebook and stays the same between runs.  Composition (not
+    subclassing ``VBox``) keeps ``send``, ``log`` and friends free of clashes
+    with ipywidgets' own ``Widget.send`` and ``Widget.log``.
+    """
+
+    widget: widgets.Widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_() or {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+
+# ---------------------------------------------------------------------------
+# Echo console
+# ---------------------------------------------------------------------------
+
+
+def _find_handle(address, kind: str) -> background.ServerHandle | None:
+    """The running background *kind* server at *address*, if this kernel started one.
+
+    The kind matters: a TCP and a UDP server may share a port number.
+    """
+    address = tuple(address[:2])
+    for handle in background.running():
+        if tuple(handle.address) == address and handle.kind == kind:
+            return handle
+    return None
+
+
+class EchoConsole(_WidgetHolder):
+    """Type a message, send it to an upper-case echo server, see reply and log.
+
+    *target* is a :class:`~netlesson.background.ServerHandle` (the console then
+    knows the address, whether it is TCP or UDP, and the server's log) or an
+    address ``(host, port)``; for an address *kind* says ``"tcp"`` (default) or
+    ``"udp"``, and the log is shown if a background server of this kernel
+    listens there.
+
+    Every message uses a fresh client and, for TCP, a fresh connection, as in
+    ``tcp.echo``: a console that held one connection open would keep a handler
+    thread busy for as long as the notebook is open, and would keep talking to
+    a dead socket after its server was stopped and restarted.
+
+    Parts (all public, for tests and for rearranging): ``title``, ``text``,
+    ``send_button``, ``reply``, ``log_output``; the box containing them is
+    ``widget``.  State: ``last_reply``, ``last_error``, ``history`` (a list of
+    ``(message, reply_or_None, error_or_None)``), ``log_lines``, and
+    ``log_complete`` (whether the server's last line for the latest request
+    arrived within ``log_wait`` seconds).
+    """
+
+    def __init__(self, target, kind: str | None = None, *, timeout: float = 2.0,
+                 udp_timeout: float = 0.25, udp_retries: int = 2,
+                 log_wait: float = 1.0, max_log_lines: int = 200):
+        if isinstance(target, background.ServerHandle):
+            handle = target
+            if kind is not None and kind != handle.kind:
+                raise ValueError(f"server {handle.name!r} is a {handle.kind} server, not {kind}")
+            kind = handle.kind
+            address = tuple(handle.address)
+        else:
+            try:
+                host, port = target[0], int(target[1])
+            except (TypeError, IndexError, ValueError):
+                raise TypeError(
+                    f"echo_console() needs a ServerHandle (from background.start_tcp/start_udp) "
+                    f"or an address (host, port), not {target!r}"
+                ) from None
+            address = (host, port)
+            kind = "tcp" if kind is None else kind
+            handle = _find_handle(address, kind)
+        if kind not in ("tcp", "udp"):
+            raise ValueError(f"kind must be 'tcp' or 'udp', not {kind!r}")
+        self.handle = handle
+        self.kind = kind
+        self.address = address
+        self.timeout = timeout
+        self.udp_timeout = udp_timeout
+        self.udp_retries = udp_retries
+        self.log_wait = log_wait
+        self.max_log_lines = max_log_lines
+        self.last_reply: str | None = None
+        self.last_error: str | None = None
+        self.history: list[tuple[str, str | None, str | None]] = []
+        self.log_lines: list[str] = []
+        self.log_complete = False
+
+        where = f"{kind.upper()} {format_address(address)}"
+        if handle is not None:
+            where += f" (server {handle.name!r})"
+        self.title = widgets.HTML(f"<b>Echo console</b> → {html.escape(where)}")
+        self.title.add_class("netlesson-echo-title")
+        self.text = widgets.Text(
+            placeholder="type a message, then Enter or Send",
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.text.add_class("netlesson-echo-text")
+        self.send_button = widgets.Button(description="Send", button_style="primary",
+                                          tooltip=f"send the message to {where}")
+        self.send_button.add_class("netlesson-echo-send")
+        self.reply = widgets.HTML(_html_pre("(no reply yet)", "color:#6b7280"))
+        self.reply.add_class("netlesson-echo-reply")
+        self.log_output = widgets.HTML(self._log_html())
+        self.log_output.add_class("netlesson-echo-log")
+        self.widget = widgets.VBox([
+            self.title,
+            widgets.HBox([self.text, self.send_button]),
+            widgets.HTML("<small>reply</small>"),
+            self.reply,
+            widgets.HTML("<small>server log</small>"),
+            self.log_output,
+        ])
+        self.widget.add_class("netlesson-echo")
+
+        self.send_button.on_click(lambda _button: self.send())
+        # The Text view sends {"event": "submit"} when Enter is pressed.  Listening
+        # for that custom message (public Widget.on_msg) avoids the deprecated
+        # Text.on_submit, and unlike observing "value" it does not also fire when
+        # the box merely loses focus (which would send twice: blur, then click).
+        self.text.on_msg(self._on_text_msg)
+
+    # -- sending --------------------------------------------------------------
+    def _on_text_msg(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self.send()
+
+    def _client(self):
+        if self.kind == "tcp":
+            return tcp.TCPEchoClient(self.address, timeout=self.timeout)
+        return udp.UDPEchoClient(self.address, timeout=self.udp_timeout, retries=self.udp_retries,
+                                 max_timeout=max(self.udp_timeout, self.timeout / 2))
+
+    def _exchange(self, message: str) -> tuple[str, tuple | None]:
+        """Send one message with a fresh client; return the reply and the client's address."""
+        client = self._client()
+        with client:
+            reply = client.send(message)
+            local = client.sock.getsockname()[:2] if client.sock is not None else None
+        return reply, local
+
+    def _server_lines(self, since_seq: int, local) -> list[str]:
+        """The log lines written after *since_seq*, once this request's last line is in.
+
+        TCP: the handler logs ``closed: <client>`` after the client hangs up,
+        which happens just after the reply arrived, so wait (briefly) for it.
+        UDP: the ``received ... from <client>`` line is written before the
+        reply is sent, so it is already there.  The client is recognised by
+        its port: a UDP client socket reports ``0.0.0.0`` as its own host,
+        while the server sees the address the datagram came from.
+        ``log_complete`` records whether that line was seen in time.
+        """
+        log: ServerLog | None = getattr(self.handle, "log", None)
+        if log is None:
+            self.log_complete = False
+            return []
+        if local is not None:
+            port = local[1]
+            if self.kind == "tcp":
+                def last_line(line):
+                    return line.startswith("closed: ") and f":{port} (" in line
+            else:
+                def last_line(line):
+                    return " from " in line and line.endswith(f":{port}")
+            self.log_complete = log.wait_for(last_line, timeout=self.log_wait)
+        else:
+            self.log_complete = False
+        return [entry.text for entry in log.since(since_seq)]
+
+    def send(self, message: str | None = None) -> str | None:
+        """Send *message* (default: the text box); show and return the reply.
+
+        Returns ``None`` when the message could not be echoed; the reply area
+        then shows why, and ``last_error`` holds the same sentence.
+        """
+        from_box = message is None
+        if from_box:
+            message = self.text.value
+        log = getattr(self.handle, "log", None)
+        since_seq = log.last_seq if log is not None else 0
+        reply = error = None
+        local = None
+        if message == "":
+            error = ("the message is empty, so nothing was sent: over TCP an empty send "
+                     "transmits no bytes and no reply could ever come back")
+        else:
+            try:
+                reply, local = self._exchange(message)
+            except Exception as exc:  # noqa: BLE001 - shown to the student as a sentence
+                error = self._explain(exc)
+        self.last_reply, self.last_error = reply, error
+        self.history.append((message, reply, error))
+        if error is None:
+            self.reply.value = _html_pre(reply)
+            self.reply.remove_class("netlesson-echo-error")
+            if from_box:
+                self.text.value = ""
+        else:
+            self.reply.value = _html_pre(f"error: {error}", "color:#b91c1c")
+            self.reply.add_class("netlesson-echo-error")
+        new_lines = self._server_lines(since_seq, local)
+        if new_lines:
+            self.log_lines = (self.log_lines + new_lines)[-self.max_log_lines:]
+            self.log_output.value = self._log_html()
+        return reply
+
+    def _explain(self, exc: BaseException) -> str:
+        """One readable sentence for a failed exchange (netlesson's errors already are)."""
+        text = str(exc) or type(exc).__name__
+        if self.handle is not None and not self.handle.running:
+            return (f"server {self.handle.name!r} has been stopped, so nothing answers on "
+                    f"{format_address(self.address)} any more — run the cell that starts it "
+                    f"again, then make a new console for it (a restarted server gets a new port)")
+        if not isinstance(exc, OSError | ValueError):
+            return f"unexpected {type(exc).__name__}: {text}"
+        return text
+
+    def _log_html(self) -> str:
+        if self.log_lines:
+            return _html_pre("\n".join(self.log_lines), "max-height:12em;overflow-y:auto")
+        if self.handle is None:
+            note = ("(no server log: this console was given an address, and no background "
+                    "server of this kernel listens there)")
+        else:
+            note = "(nothing logged yet: send a message)"
+        return _html_pre(note, "color:#6b7280")
+
+    def __repr__(self) -> str:
+        return f"<EchoConsole {self.kind} {format_address(self.address)}>"
+
+
+def echo_console(target, kind: str | None = None, **kwargs) -> EchoConsole:
+    """Make an :class:`EchoConsole` for a ServerHandle or an address (see there)."""
+    return EchoConsole(target, kind, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# MRO explorer
+# ---------------------------------------------------------------------------
+
+
+def socketserver_classes() -> list[type]:
+    """Every public class defined in ``socketserver`` on this interpreter, by name.
+
+    Scanned from the live module, so ``Forking*`` appear only where ``os.fork``
+    exists, ``Unix*`` only with ``AF_UNIX``, and 3.12's ``ForkingUnix*`` only
+    from 3.12 on.
+    """
+    found = [
+        obj for name, obj in vars(socketserver).items()
+        if isinstance(obj, type) and obj.__module__ == "socketserver"
+        and obj.__name__ == name and not name.startswith("_")
+    ]
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
+def supplier_of(cls: type, attribute: str) -> type | None:
+    """The class whose own ``__dict__`` supplies *attribute* when looked up on *cls*.
+
+    This is the rule Python follows for methods and class attributes: walk
+    ``cls.__mro__`` and take the first class that defines the name itself.
+    ``None`` means no class defines it (an instance attribute such as
+    ``server_address``, set in ``__init__``, or a typo).
+    """
+    for klass in cls.__mro__:
+        if attribute in vars(klass):
+            return klass
+    return None
+
+
+def _attribute_order(name: str) -> tuple[int, str]:
+    """Public names first, then ``_private``, then ``__dunder__``: what students look up."""
+    if name.startswith("__") and name.endswith("__"):
+        return (2, name)
+    return (1 if name.startswith("_") else 0, name)
+
+
+def _text_chain(cls: type, attribute: str | None, supplier: type | None) -> str:
+    """The lookup chain as text; used when :mod:`netlesson.diagrams` cannot be imported."""
+    lines = [" → ".join(k.__name__ for k in cls.__mro__)]
+    searching = True
+    for position, klass in enumerate(cls.__mro__, start=1):
+        note = ""
+        if attribute:
+            if klass is supplier:
+                note, searching = f"  ← defines {attribute}", False
+            elif searching:
+                note = f"  (no {attribute})"
+        lines.append(f"{position:>2}. {klass.__name__}{note}")
+    return "\n".join(lines)
+
+
+class MroExplorer(_WidgetHolder):
+    """Choose a class and an attribute name; see where Python finds the attribute.
+
+    *extra* classes (e.g. a student's ``class MyServer(ThreadingMixIn, TCPServer)``)
+    are listed first, before ``socketserver``'s own classes.  *cls* (a class or a
+    listed class name) and *attribute* choose what is shown first.
+
+    Parts: ``class_select`` (``Dropdown``), ``attribute`` (``Combobox`` whose
+    suggestions are ``dir(cls)``), ``line`` (the plain text ``attribute →
+    Supplier``), ``supplier`` (the supplier's name alone), ``message`` (the chain,
+    or why nothing was found), ``diagram_output`` (the diagram), in the box
+    ``widget``.  State after each update: ``current_class``, ``current_attribute``,
+    ``current_supplier``, ``result_text`` (the plain line) and ``explanation``
+    (the message as plain text).
+    """
+
+    def __init__(self, extra: Iterable[type] = (), *, cls: type | str | None = None,
+                 attribute: str = "process_request"):
+        extra = list(extra)
+        for klass in extra:
+            if not isinstance(klass, type):
+                raise TypeError(f"mro_explorer() takes classes, not {klass!r}; pass type(obj)")
+        classes = list(dict.fromkeys(extra + socketserver_classes()))
+        self.classes = classes
+        self._labels = self._make_labels(classes)
+        if cls is None:
+            cls = extra[0] if extra else getattr(socketserver, "ThreadingTCPServer", classes[0])
+        start_cls = self._resolve(cls)
+
+        self.class_select = widgets.Dropdown(
+            options=[(self._labels[k], k) for k in classes], value=start_cls, description="class",
+        )
+        self.class_select.add_class("netlesson-mro-class")
+        self.attribute = widgets.Combobox(
+            value=attribute, options=self._suggestions(start_cls), ensure_option=False,
+            placeholder="attribute name, e.g. process_request", description="attribute",
+        )
+        self.attribute.add_class("netlesson-mro-attr")
+        self.line = widgets.HTML()
+        self.line.add_class("netlesson-mro-line")
+        self.supplier = widgets.HTML()
+        self.supplier.add_class("netlesson-mro-supplier")
+        self.message = widgets.HTML()
+        self.message.add_class("netlesson-mro-message")
+        self.diagram_output = widgets.Output()
+        self.diagram_output.add_class("netlesson-mro-diagram")
+        self.result = widgets.VBox([
+            widgets.HBox([self.line, self.supplier]), self.message, self.diagram_output,
+        ])
+        self.result.add_class("netlesson-mro-result")
+        self.widget = widgets.VBox([widgets.HBox([self.class_select, self.attribute]), self.result])
+        self.widget.add_class("netlesson-mro")
+
+        self.current_class: type = start_cls
+        self.current_attribute = ""
+        self.current_supplier: type | None = None
+        self.result_text = ""
+        self.explanation = ""
+        self._updating = False
+        self.class_select.observe(self._on_class, names="value")
+        self.attribute.observe(self._on_attribute, names="value")
+        self._refresh()
+
+    # -- choosing -----------------------------------------------------------
+    @staticmethod
+    def _make_labels(classes: list[type]) -> dict[type, str]:
+        """Class names as labels; ``module.QualName`` only where two names clash."""
+        counts: dict[str, int] = {}
+        for klass in classes:
+            counts[klass.__name__] = counts.get(klass.__name__, 0) + 1
+        return {k: k.__name__ if counts[k.__name__] == 1 else f"{k.__module__}.{k.__qualname__}"
+                for k in classes}
+
+    def _resolve(self, cls: type | str) -> type:
+        if isinstance(cls, type):
+            if cls not in self._labels:
+                raise ValueError(
+                    f"{cls.__qualname__} is not in this explorer: pass it when making it, "
+                    f"mro_explorer({cls.__name__})"
+                )
+            return cls
+        for klass, label in self._labels.items():
+            if cls in (label, klass.__name__):
+                return klass
+        raise ValueError(
+            f"no class called {cls!r} in this explorer; choose one of: "
+            + ", ".join(self._labels.values())
+        )
+
+    @staticmethod
+    def _suggestions(cls: type) -> list[str]:
+        return sorted(dir(cls), key=_attribute_order)
+
+    def _on_class(self, change):
+        if self._updating:
+            return
+        self.attribute.options = self._suggestions(change["new"])
+        self._refresh()
+
+    def _on_attribute(self, change):
+        if not self._updating:
+            self._refresh()
+
+    def select(self, cls: type | str, attribute: str) -> type | None:
+        """Show *attribute* looked up on *cls* (a class or its name); return the supplier."""
+        klass = self._resolve(cls)
+        self._updating = True
+        try:
+            self.class_select.value = klass
+            self.attribute.options = self._suggestions(klass)
+            self.attribute.value = attribute
+        finally:
+            self._updating = False
+        self._refresh()
+        return self.current_supplier
+
+    # -- showing --------------------------------------------------------------
+    def _refresh(self) -> None:
+        cls = self.class_select.value
+        attribute = self.attribute.value.strip()
+        label = self._labels[cls]
+        supplier = supplier_of(cls, attribute) if attribute else None
+        self.current_class, self.current_attribute, self.current_supplier = cls, attribute, supplier
+
+        if not attribute:
+            self.result_text = f"{label}: choose or type an attribute name"
+            self.line.value = html.escape(self.result_text)
+            self.supplier.value = ""
+            self.explanation = "lookup order: " + " → ".join(self._name(k) for k in cls.__mro__)
+            self.message.value = _html_pre(self.explanation)
+        elif supplier is not None:
+            self.result_text = f"{attribute} → {self._name(supplier)}"
+            self.line.value = f"<code>{html.escape(attribute)}</code> →&nbsp;"
+            self.supplier.value = f"<b>{html.escape(self._name(supplier))}</b>"
+            position = cls.__mro__.index(supplier) + 1
+            self.explanation = (
+                f"Python looks in {label}.__mro__ in order and stops at the first class whose "
+                f"own __dict__ has {attribute!r}: class {position} of {len(cls.__mro__)}, "
+                f"{self._name(supplier)}."
+            )
+            self.message.value = _html_pre(self.explanation)
+        else:
+            self.result_text = f"{attribute} → not defined by any class of {label}"
+            self.line.value = html.escape(self.result_text)
+            self.supplier.value = ""
+            self.explanation = self._not_found(cls, attribute)
+            self.message.value = _html_pre(self.explanation, "color:#b91c1c")
+        self._show_diagram(cls, attribute or None, supplier)
+
+    def _name(self, klass: type) -> str:
+        return self._labels.get(klass, klass.__name__)
+
+    def _not_found(self, cls: type, attribute: str) -> str:
+        text = (f"No class in {self._labels[cls]}.__mro__ defines {attribute!r}. Either it is an "
+                f"instance attribute, set on the object itself (as __init__ sets "
+                f"server_address and socket), or the name is misspelt: looking it up on the "
+                f"class raises AttributeError.")
+        close = difflib.get_close_matches(attribute, dir(cls), n=3, cutoff=0.75)
+        if close:
+            text += " Did you mean: " + ", ".join(close) + "?"
+        return text
+
+    def _show_diagram(self, cls: type, attribute: str | None, supplier: type | None) -> None:
+        """Put the diagram (or its text version) into ``diagram_output``.
+
+        Only a name some class defines, or no name at all, gets a diagram: while
+        a student is still typing ``proc…`` there is nothing to highlight, and
+        running ``dot`` on every keystroke would only slow the kernel down.
+        """
+        if attribute is not None and supplier is None:
+            self.diagram_output.outputs = ()
+            return
+        try:
+            from . import diagrams
+        except Exception:  # noqa: BLE001 - graphviz missing or module not there yet
+            bundle = {"text/plain": _text_chain(cls, attribute, supplier)}
+        else:
+            try:
+                bundle = diagrams.mro(cls, attribute)._repr_mimebundle_()
+            except Exception as exc:  # noqa: BLE001 - a display problem must not break the widget
+                bundle = {"text/plain": f"(diagram unavailable: {exc})\n"
+                                        + _text_chain(cls, attribute, supplier)}
+        # Set the outputs directly instead of `with output: display(...)`: this
+        # works from any thread and without a running kernel (unit tests).
+        self.diagram_output.outputs = (
+            {"output_type": "display_data", "data": bundle, "metadata": {}},
+        )
+
+    def __repr__(self) -> str:
+        return f"<MroExplorer {self.result_text}>"
+
+
+def mro_explorer(*extra: type, cls: type | str | None = None,
+                 attribute: str = "process_request") -> MroExplorer:
+    """Make an :class:`MroExplorer`; positional arguments are extra classes to list.
+
+    >>> mro_explorer(MyServer, attribute="__init__")      # doctest: +SKIP
+    """
+    if len(extra) == 1 and not isinstance(extra[0], type) and isinstance(extra[0], Iterable):
+        extra = tuple(extra[0])
+    return MroExplorer(extra, cls=cls, attribute=attribute)

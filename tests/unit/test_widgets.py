@@ -1,0 +1,324 @@
+"""netlesson.widgets driven from Python, the way a student's clicks drive them.
+
+The echo console talks to real servers on loopback port 0 (fixtures from
+conftest.py stop them even when a test fails); the MRO explorer's answers are
+checked against Python's own attribute lookup.
+"""
+
+import inspect
+import socket
+import socketserver
+import sys
+
+import pytest
+
+import netlesson
+from netlesson import widgets
+
+
+def _frontend_submit(text_widget):
+    """Deliver the custom message the Text view sends when Enter is pressed."""
+    text_widget._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+# ---------------------------------------------------------------------------
+# Echo console
+# ---------------------------------------------------------------------------
+
+
+def test_echo_console_click_shows_upper_cased_reply_and_server_log(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    console.text.value = "hello, world"
+    console.send_button.click()
+    assert console.last_error is None
+    assert console.last_reply == "HELLO, WORLD"
+    assert "HELLO, WORLD" in console.reply.value
+    assert "error" not in console.reply.value
+    # the handler's lines for this very request, read from the main thread
+    assert any("received b'hello, world'" in line for line in console.log_lines)
+    assert any(line.startswith("connected: ") for line in console.log_lines)
+    assert any(line.startswith("closed: ") for line in console.log_lines)
+    assert "received b&#x27;hello, world&#x27;" in console.log_output.value
+    assert console.text.value == "", "a sent message is cleared from the box"
+    assert console.log_complete, "the handler's closing line was waited for"
+
+
+def test_echo_console_enter_in_text_box_sends(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    console.text.value = "enter key"
+    _frontend_submit(console.text)
+    assert console.last_reply == "ENTER KEY"
+    assert console.history == [("enter key", "ENTER KEY", None)]
+
+
+def test_echo_console_send_method_chinese_and_long_message(tcp_server):
+    console = widgets.EchoConsole(tcp_server)
+    assert console.send("你好 abc") == "你好 ABC"
+    long_message = "xyz" * 1000  # 3000 bytes: more than one recv(1024) on each side
+    assert console.send(long_message) == long_message.upper()
+    # the server read it in several recv() calls; the closing line adds them up
+    assert any(line.startswith("closed: ") and "3000 bytes)" in line for line in console.log_lines)
+    assert sum(line.startswith("received ") for line in console.log_lines) >= 1 + 3
+
+
+def test_echo_console_log_keeps_only_new_lines_in_order(tcp_server):
+    tcp_server.log.append("written before the console existed")
+    console = widgets.echo_console(tcp_server)
+    console.send("one")
+    console.send("two")
+    assert "written before the console existed" not in console.log_lines
+    received = [line for line in console.log_lines if line.startswith("received")]
+    assert [line.split()[1] for line in received] == ["b'one'", "b'two'"]
+
+
+def test_echo_console_udp_click_shows_reply_and_log(udp_server):
+    console = widgets.echo_console(udp_server)
+    assert console.kind == "udp"
+    console.text.value = "datagram"
+    console.send_button.click()
+    assert console.last_reply == "DATAGRAM"
+    assert any("received b'datagram'" in line for line in console.log_lines)
+    # the UDP client's socket calls itself 0.0.0.0; its line is still recognised
+    assert console.log_complete
+
+
+def test_echo_console_stopped_tcp_server_shows_readable_error(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    assert console.send("first") == "FIRST"
+    tcp_server.stop()
+    console.text.value = "after stop"
+    console.send_button.click()  # must not raise
+    assert console.last_reply is None
+    assert "has been stopped" in console.last_error
+    assert "run the cell that starts it again" in console.last_error
+    assert "Traceback" not in console.reply.value
+    assert "error: server" in console.reply.value
+    assert "netlesson-echo-error" in console.reply._dom_classes
+    assert console.text.value == "after stop", "a message that failed stays in the box"
+
+
+def test_echo_console_stopped_udp_server_says_nobody_answered(udp_server):
+    console = widgets.echo_console(udp_server, udp_timeout=0.05, udp_retries=1)
+    udp_server.stop()
+    assert console.send("anyone?") is None
+    assert "has been stopped" in console.last_error
+    assert "netlesson-echo-error" in console.reply._dom_classes
+
+
+def test_echo_console_address_without_server_explains_nothing_listens():
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    console = widgets.echo_console(address, timeout=1.0)
+    assert console.handle is None
+    assert console.send("hello") is None
+    assert "nothing is listening on" in console.last_error
+    assert "no server log" in console.log_output.value
+
+
+def test_echo_console_address_of_background_server_finds_its_log(tcp_server):
+    console = widgets.echo_console(tcp_server.address, "tcp")
+    assert console.handle is tcp_server
+    assert console.send("by address") == "BY ADDRESS"
+    assert any("received b'by address'" in line for line in console.log_lines)
+
+
+def test_echo_console_address_matches_only_a_server_of_the_same_kind(udp_server):
+    assert widgets.echo_console(udp_server.address, "udp").handle is udp_server
+    # TCP and UDP port numbers are separate: a UDP server is not the TCP server there
+    assert widgets.echo_console(udp_server.address, "tcp").handle is None
+
+
+def test_echo_console_error_clears_after_successful_send(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    console.send("")
+    assert "empty" in console.last_error
+    assert "netlesson-echo-error" in console.reply._dom_classes
+    assert console.log_lines == [], "an empty message sends nothing"
+    assert console.send("ok") == "OK"
+    assert "netlesson-echo-error" not in console.reply._dom_classes
+
+
+def test_echo_console_rejects_kind_that_contradicts_the_server(udp_server):
+    with pytest.raises(ValueError, match="udp server, not tcp"):
+        widgets.echo_console(udp_server, "tcp")
+    with pytest.raises(TypeError, match="ServerHandle"):
+        widgets.echo_console("localhost")
+
+
+def test_echo_console_parts_have_stable_css_classes(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    assert "netlesson-echo" in console.widget._dom_classes
+    for part, css in [
+        (console.title, "netlesson-echo-title"),
+        (console.text, "netlesson-echo-text"),
+        (console.send_button, "netlesson-echo-send"),
+        (console.reply, "netlesson-echo-reply"),
+        (console.log_output, "netlesson-echo-log"),
+    ]:
+        assert css in part._dom_classes
+
+
+def test_echo_console_text_plain_is_short_and_stable(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    bundle = console._repr_mimebundle_()
+    assert bundle["text/plain"] == f"<EchoConsole tcp 127.0.0.1:{tcp_server.port}>"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    console.send("does not change the text")
+    assert console._repr_mimebundle_()["text/plain"] == bundle["text/plain"]
+
+
+# ---------------------------------------------------------------------------
+# MRO explorer
+# ---------------------------------------------------------------------------
+
+
+def python_supplier(cls, attribute):
+    """Which class Python's own lookup takes *attribute* from (independent of netlesson).
+
+    ``inspect.getattr_static`` performs the class-attribute lookup without
+    running descriptors; the supplier is the first class in the MRO whose
+    ``__dict__`` holds that very object.
+    """
+    found = inspect.getattr_static(cls, attribute)
+    owners = [k for k in cls.__mro__ if vars(k).get(attribute, object()) is found]
+    return owners[0]
+
+
+class RightOrder(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    pass
+
+
+class WrongOrder(socketserver.TCPServer, socketserver.ThreadingMixIn):
+    pass
+
+
+class StudentHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(self.request.recv(1024).upper())
+
+
+@pytest.mark.parametrize(
+    "cls_name, attribute, expected",
+    [
+        ("ThreadingTCPServer", "__init__", "TCPServer"),
+        ("ThreadingTCPServer", "process_request", "ThreadingMixIn"),
+        ("ThreadingTCPServer", "process_request_thread", "ThreadingMixIn"),
+        ("ThreadingTCPServer", "server_close", "ThreadingMixIn"),
+        ("ThreadingTCPServer", "daemon_threads", "ThreadingMixIn"),
+        ("ThreadingTCPServer", "serve_forever", "BaseServer"),
+        ("ThreadingTCPServer", "server_bind", "TCPServer"),
+        ("ThreadingTCPServer", "server_activate", "TCPServer"),
+        ("ThreadingUDPServer", "server_activate", "UDPServer"),
+        ("ThreadingUDPServer", "get_request", "UDPServer"),
+        ("ThreadingUDPServer", "max_packet_size", "UDPServer"),
+        ("StreamRequestHandler", "setup", "StreamRequestHandler"),
+        ("StreamRequestHandler", "handle", "BaseRequestHandler"),
+    ],
+)
+def test_mro_explorer_supplier_matches_python_lookup(cls_name, attribute, expected):
+    explorer = widgets.mro_explorer()
+    supplier = explorer.select(cls_name, attribute)
+    cls = getattr(socketserver, cls_name)
+    assert supplier is python_supplier(cls, attribute)
+    assert supplier.__name__ == expected
+    assert explorer.result_text == f"{attribute} → {expected}"
+    assert explorer.supplier.value == f"<b>{expected}</b>"
+    assert explorer.class_select.value is cls
+    assert explorer.class_select.label == cls_name
+
+
+def test_mro_explorer_mixin_order_decides_process_request():
+    explorer = widgets.mro_explorer(RightOrder, WrongOrder)
+    assert explorer.select(RightOrder, "process_request") is socketserver.ThreadingMixIn
+    # mixin second: BaseServer's process_request is found first, so no threads at all
+    assert explorer.select("WrongOrder", "process_request") is socketserver.BaseServer
+    assert explorer.result_text == "process_request → BaseServer"
+    assert python_supplier(WrongOrder, "process_request") is socketserver.BaseServer
+
+
+def test_mro_explorer_student_subclass_supplies_its_own_handle():
+    explorer = widgets.mro_explorer(StudentHandler, attribute="handle")
+    assert explorer.class_select.value is StudentHandler, "extra classes are shown first"
+    assert explorer.current_supplier is StudentHandler
+    assert explorer.select(StudentHandler, "setup") is socketserver.BaseRequestHandler
+
+
+def test_mro_explorer_unknown_attribute_gives_clear_message():
+    explorer = widgets.mro_explorer()
+    assert explorer.select("ThreadingTCPServer", "server_address") is None
+    assert explorer.supplier.value == ""
+    assert "server_address → not defined by any class of ThreadingTCPServer" == explorer.result_text
+    assert "instance attribute" in explorer.message.value
+    assert "instance attribute" in explorer.explanation
+    assert explorer.diagram_output.outputs == ()
+    explorer.select("ThreadingTCPServer", "proces_request")
+    assert "Did you mean: process_request" in explorer.message.value
+
+
+def test_mro_explorer_lists_every_public_socketserver_class_on_this_python():
+    explorer = widgets.mro_explorer()
+    listed = {label: cls for label, cls in explorer.class_select.options}
+    expected = {
+        name: obj for name, obj in vars(socketserver).items()
+        if isinstance(obj, type) and obj.__module__ == "socketserver" and not name.startswith("_")
+    }
+    assert listed == expected
+    if sys.version_info >= (3, 12) and hasattr(socketserver, "ForkingUnixStreamServer"):
+        assert "ForkingUnixStreamServer" in listed
+
+
+def test_mro_explorer_changing_class_refreshes_suggestions_and_result():
+    explorer = widgets.mro_explorer(attribute="get_request")
+    assert explorer.current_supplier is socketserver.TCPServer
+    explorer.class_select.value = socketserver.ThreadingUDPServer  # as a dropdown choice does
+    assert set(explorer.attribute.options) == set(dir(socketserver.ThreadingUDPServer))
+    assert explorer.attribute.options[0] == sorted(
+        n for n in dir(socketserver.ThreadingUDPServer) if not n.startswith("_"))[0]
+    assert explorer.current_supplier is socketserver.UDPServer
+    explorer.attribute.value = "max_packet_size"  # as typing in the combobox does
+    assert explorer.result_text == "max_packet_size → UDPServer"
+
+
+def test_mro_explorer_shows_diagram_with_supplier_in_its_summary():
+    explorer = widgets.mro_explorer(attribute="process_request")
+    (output,) = explorer.diagram_output.outputs
+    text = output["data"]["text/plain"]
+    assert "ThreadingTCPServer → ThreadingMixIn → TCPServer → BaseServer → object" in text
+    assert "ThreadingMixIn" in text.splitlines()[-1]
+
+
+def test_mro_explorer_falls_back_to_text_without_diagrams_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "netlesson.diagrams", None)  # import now fails
+    monkeypatch.delattr(netlesson, "diagrams", raising=False)
+    explorer = widgets.mro_explorer(attribute="process_request")
+    (output,) = explorer.diagram_output.outputs
+    assert list(output["data"]) == ["text/plain"]
+    assert " 2. ThreadingMixIn  ← defines process_request" in output["data"]["text/plain"]
+    assert " 1. ThreadingTCPServer  (no process_request)" in output["data"]["text/plain"]
+
+
+def test_mro_explorer_parts_have_stable_css_classes_and_text_plain():
+    explorer = widgets.mro_explorer()
+    for part, css in [
+        (explorer.widget, "netlesson-mro"),
+        (explorer.class_select, "netlesson-mro-class"),
+        (explorer.attribute, "netlesson-mro-attr"),
+        (explorer.result, "netlesson-mro-result"),
+        (explorer.supplier, "netlesson-mro-supplier"),
+    ]:
+        assert css in part._dom_classes
+    assert explorer._repr_mimebundle_()["text/plain"] == (
+        "<MroExplorer process_request → ThreadingMixIn>")
+
+
+def test_mro_explorer_rejects_unknown_class_names_and_instances():
+    explorer = widgets.mro_explorer()
+    with pytest.raises(ValueError, match="no class called 'NoSuchServer'"):
+        explorer.select("NoSuchServer", "x")
+    with pytest.raises(ValueError, match="mro_explorer\\(RightOrder\\)"):
+        explorer.select(RightOrder, "x")
+    with pytest.raises(TypeError, match="takes classes"):
+        widgets.MroExplorer([object()])
