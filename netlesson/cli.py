@@ -5,8 +5,10 @@ Two terminals, as in the seed::
     python -m netlesson tcp-server            # terminal 1 (Ctrl-C stops it)
     python -m netlesson tcp-client            # terminal 2: type lines, Ctrl-D ends
 
-Every command takes ``--host`` and ``--port`` (default: ``constants.ip_port``).
-Servers print each connection and message; clients print each reply.
+Every server and client command takes ``--host`` and ``--port`` (default:
+``constants.ip_port``).  Servers print each connection and message; clients
+print each reply.  ``diagrams --out DIR`` redraws pics/; ``release`` and
+``grade`` are the instructors' nbgrader workflow (see README).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def _diagrams(out: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netlesson",
-        description="socketserver course tools: the seed's servers and clients, and diagrams.",
+        description="socketserver course tools: the seed's servers and clients, diagrams, and the instructors' nbgrader workflow.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     default_host, default_port = constants.ip_port
@@ -82,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="seconds to wait for a reply (default 5)")
     p = sub.add_parser("diagrams", help="write every class and call-flow diagram as .dot and .svg")
     p.add_argument("--out", default="pics", help="output directory (default pics)")
+    # instructors (needs the `instructor` extra: nbgrader); imported lazily
+    from . import instructor
+
+    instructor.add_release_arguments(sub.add_parser(
+        "release", help="instructors: write student versions of the exercises (nbgrader)"))
+    instructor.add_grade_arguments(sub.add_parser(
+        "grade", help="instructors: autograde collected submissions into a CSV (nbgrader)"))
     return parser
 
 
@@ -94,4 +103,8 @@ def main(argv=None) -> int:
         return _client(command[:3], args.host, args.port, args.timeout)
     if command == "diagrams":
         return _diagrams(args.out)
+    if command in ("release", "grade"):
+        from . import instructor
+
+        return instructor.run_release(args) if command == "release" else instructor.run_grade(args)
     raise AssertionError(command)  # argparse rejects anything else
