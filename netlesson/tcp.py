@@ -20,9 +20,9 @@ that shape and fixes what a classroom trips over:
 
 from __future__ import annotations
 
+import functools
 import socket
 import socketserver
-import sys
 
 from . import constants
 from .classroom import ClassroomServerMixIn, log_event, make_server
@@ -59,10 +59,14 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
         super().setup()
         self.messages = 0
         self.bytes_received = 0
+        # Where log lines go, looked up once per connection (it is used per message):
+        # the server's ServerLog, or the `logging` module for a plain socketserver.
+        sink = getattr(self.server, "log", None)
+        self.log = sink if callable(sink) else functools.partial(log_event, self.server)
         track = getattr(self.server, "track_request", None)
         if track is not None:
             track(self.request)
-        log_event(self.server, f"connected: {format_address(self.client_address)}")
+        self.log(f"connected: {format_address(self.client_address)}")
 
     def handle(self):
         peer = format_address(self.client_address)
@@ -70,26 +74,25 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
             try:
                 data = self.request.recv(constants.buffer_size)
             except ConnectionResetError:
-                log_event(self.server, f"reset by client: {peer} (it vanished without closing)")
+                self.log(f"reset by client: {peer} (it vanished without closing)")
                 return
             except OSError as exc:  # e.g. the server is stopping and closed us
-                log_event(self.server, f"receive failed from {peer}: {exc}")
+                self.log(f"receive failed from {peer}: {exc}")
                 return
             if not data:  # b'' means the client closed its side: conversation over
                 return
             self.messages += 1
             self.bytes_received += len(data)
-            log_event(self.server, f"received {describe_bytes(data)} from {peer}")
+            self.log(f"received {describe_bytes(data)} from {peer}")
             try:
                 self.request.sendall(data.upper())
             except OSError as exc:
-                log_event(self.server, f"reply to {peer} failed: {exc}")
+                self.log(f"reply to {peer} failed: {exc}")
                 return
 
     def finish(self):
         try:
-            log_event(
-                self.server,
+            self.log(
                 f"closed: {format_address(self.client_address)} "
                 f"({self.messages} recv, {self.bytes_received} bytes)",
             )
