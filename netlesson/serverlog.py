@@ -22,6 +22,9 @@ import time
 
 __all__ = ["ServerLog", "LogEntry", "describe_bytes"]
 
+_now = time.time
+_current_thread = threading.current_thread
+
 #: How many bytes of a message a log line shows before it abbreviates.
 PREVIEW_BYTES = 60
 
@@ -62,35 +65,32 @@ class ServerLog:
         self.maxlen = maxlen
         self.echo = echo
         self.prefix = prefix
-        self._entries: collections.deque[LogEntry] = collections.deque(maxlen=maxlen)
+        # (seq, time, thread name, text) tuples; the oldest fall off the left end
+        self._entries: collections.deque[tuple] = collections.deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._outputs = []  # ipywidgets.Output objects mirroring the log
-        self.dropped = 0  #: entries pushed out of the bounded deque so far
+        self._cleared_up_to = 0  # last sequence number removed by clear()
 
     # -- writing -----------------------------------------------------------
     def append(self, text: str) -> None:
         """Add one line (thread-safe).  Never raises because of a bad sink.
 
-        Called once per message by busy handlers, so the work under the lock
-        is kept to numbering and appending (see benchmarks/).
+        Busy handlers call this once per message, so it stores a plain tuple
+        (a :class:`LogEntry` is built only when the log is read) and does
+        nothing but number and append under the lock (see benchmarks/).
         """
         if self.prefix:
             text = self.prefix + text
-        now = time.time()
-        thread = threading.current_thread().name
         with self._lock:
-            if len(self._entries) == self.maxlen:
-                self.dropped += 1
-            self._entries.append(LogEntry(next(self._seq), now, thread, text))
-            outputs = self._outputs
+            self._entries.append((next(self._seq), _now(), _current_thread().name, text))
         if self.echo is not None:
             try:
                 print(text, file=self.echo, flush=True)
             except (OSError, ValueError):  # closed terminal: keep serving
                 pass
-        if outputs:
-            for out in tuple(outputs):
+        if self._outputs:
+            for out in tuple(self._outputs):
                 try:
                     out.append_stdout(text + "\n")
                 except Exception:  # a closed widget must not break a handler
@@ -114,16 +114,28 @@ class ServerLog:
 
     def clear(self) -> None:
         with self._lock:
+            if self._entries:
+                self._cleared_up_to = self._entries[-1][0]
             self._entries.clear()
 
     # -- reading -----------------------------------------------------------
     def entries(self) -> list[LogEntry]:
         with self._lock:
-            return list(self._entries)
+            raw = list(self._entries)
+        return [LogEntry._make(item) for item in raw]
 
     def lines(self) -> list[str]:
         """The retained lines, oldest first."""
-        return [e.text for e in self.entries()]
+        with self._lock:
+            return [item[3] for item in self._entries]
+
+    @property
+    def dropped(self) -> int:
+        """How many lines have been pushed out of the bounded log so far."""
+        with self._lock:
+            if not self._entries:
+                return 0
+            return self._entries[-1][0] - self._cleared_up_to - len(self._entries)
 
     def since(self, seq: int) -> list[LogEntry]:
         """Entries with a sequence number greater than *seq*."""
@@ -132,7 +144,7 @@ class ServerLog:
     @property
     def last_seq(self) -> int:
         with self._lock:
-            return self._entries[-1].seq if self._entries else 0
+            return self._entries[-1][0] if self._entries else 0
 
     def wait_for(self, predicate, timeout: float = 2.0) -> bool:
         """Poll until some line satisfies *predicate* (a substring or a callable).

@@ -184,3 +184,17 @@ def test_show_log_prints_from_the_calling_thread(capsys):
         srv.log.wait_for("closed:", timeout=2)
         srv.show_log(last=1)
     assert capsys.readouterr().out.startswith("closed: 127.0.0.1:")
+
+
+def test_server_log_counts_dropped_lines_but_not_cleared_ones():
+    log = ServerLog(3)
+    for i in range(5):
+        log.append(f"line {i}")
+    assert log.lines() == ["line 2", "line 3", "line 4"]
+    assert log.dropped == 2
+    log.clear()
+    assert log.dropped == 0 and len(log) == 0
+    log.append("after clear")
+    assert log.dropped == 0
+    assert [e.seq for e in log.entries()] == [6]
+    assert log.since(5)[0].text == "after clear"
