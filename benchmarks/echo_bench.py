@@ -65,6 +65,8 @@ CONCURRENCY = (1, 8, 64)
 RATIO_TARGET = 0.9
 STOP_TARGET_MS = 5.0
 README = HERE / "README.md"
+# --write replaces the marked block in both: benchmarks/README.md and the project README
+READMES = (README, HERE.parent / "README.md")
 START, END = "<!-- echo_bench:start -->", "<!-- echo_bench:end -->"
 
 
@@ -275,13 +277,13 @@ def report(tp: dict, stops: dict, args) -> tuple[str, bool]:
     return "\n".join(out), ok
 
 
-def write_readme(text: str, command: str) -> None:
+def write_readme(text: str, command: str, path: Path = README) -> None:
     block = f"{START}\n_Written by `{command}`._\n\n{text}\n{END}"
-    old = README.read_text(encoding="utf-8")
+    old = path.read_text(encoding="utf-8")
     if START not in old or END not in old:
-        raise SystemExit(f"{README} has no {START} ... {END} block to replace")
+        raise SystemExit(f"{path} has no {START} ... {END} block to replace")
     new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, old, flags=re.S)
-    README.write_text(new, encoding="utf-8")
+    path.write_text(new, encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -292,7 +294,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stop-runs", type=int, default=50, help="stop measurements per kind")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-reply timeout, s")
     parser.add_argument("--quick", action="store_true", help="3 rounds, 10 stop runs")
-    parser.add_argument("--write", action="store_true", help=f"update {README.name}")
+    parser.add_argument("--write", action="store_true", help="update the results in benchmarks/README.md and README.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.stop_runs = 3, 10
@@ -306,8 +308,9 @@ def main(argv=None) -> int:
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
     if args.write:
         cmd = "python benchmarks/echo_bench.py" + (" --quick" if args.quick else "")
-        write_readme(text, cmd)
-        print(f"wrote {README.relative_to(HERE.parent)}", file=sys.stderr)
+        for path in READMES:
+            write_readme(text, cmd, path)
+            print(f"wrote {path.relative_to(HERE.parent)}", file=sys.stderr)
     # Exit 0 either way: this is a measurement, not a test; the verdict is in the text.
     return 0
 
