@@ -17,8 +17,16 @@ class, and the right value differs between TCP (``True``: restart on a port
 still in TIME_WAIT) and UDP (``False``: on Linux, SO_REUSEADDR would let two UDP
 servers bind the same port without an error), so each concrete class sets it.
 
-The mixin overrides no step of ``BaseServer``'s request loop, so everything the
-walkthrough notebooks show about ``socketserver`` holds for these servers too.
+* a :meth:`handle_error` that writes the traceback of a crashing handler to
+  ``server.log`` instead of printing it to stderr from the handler thread
+  (where, in a notebook, it would land in whichever cell happens to run).
+
+The mixin overrides none of the steps that carry a request from ``get_request``
+to the handler (``verify_request``, ``process_request``, ``finish_request``,
+``shutdown_request``); it wraps ``serve_forever`` only to remember which thread
+runs it.  So everything the walkthrough notebooks show about ``socketserver``
+holds for these servers too.  (``ClassroomUDPServer`` additionally peeks in
+``get_request`` to notice oversized datagrams; see :mod:`netlesson.udp`.)
 """
 
 from __future__ import annotations
@@ -167,6 +175,20 @@ class ClassroomServerMixIn:
                 continue
             t.join(max(0.0, deadline - time.monotonic()))
         return [t for t in threads if t.is_alive()]
+
+    # -- errors -------------------------------------------------------------
+    def handle_error(self, request, client_address):
+        """Log the traceback of a handler that raised; keep serving.
+
+        ``BaseServer.handle_error`` prints it to stderr -- from the handler's
+        thread, so in a notebook it would appear in an unrelated cell.
+        """
+        import traceback
+
+        self.log(
+            f"exception while handling a request from {format_address(client_address)} "
+            f"(the server keeps serving):\n{traceback.format_exc().rstrip()}"
+        )
 
     # -- stopping -----------------------------------------------------------
     def shutdown(self):

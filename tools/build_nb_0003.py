@@ -218,6 +218,17 @@ diagrams.server_classes()
 - `TCPServer` 加上了面向流的套接字（`SOCK_STREAM`）、`bind` 和 `listen`；`UDPServer` 继承自 `TCPServer`，只改了少数几处（数据报套接字、不需要 `listen`、一次 `recvfrom` 就是一个请求）。
 - `Unix*` 服务器使用本机的 Unix 域套接字，只在支持 `AF_UNIX` 的系统上存在。
 - 紫色的 `ThreadingMixIn`、`ForkingMixIn` 是**混入类**：它们自己不是服务器，只提供"为每个请求开一个线程 / 进程"的那几个方法，要和某个服务器类组合使用。绿色的类就是这样组合出来的。
+
+图里有哪些类取决于 Python 版本和操作系统。比如 `Forking*` 系列只在有 `os.fork` 的系统上存在，而 Python 3.12 又新增了 `ForkingUnixStreamServer` 和 `ForkingUnixDatagramServer`。你的解释器里有这些：
+"""),
+    code("""
+import os
+
+print("os.fork available:", hasattr(os, "fork"))
+print("Forking classes:", [name for name in dir(socketserver) if name.startswith("Forking")])
+"""),
+    md("""
+本课程只在笔记本里运行 `Threading*` 服务器。`Forking*` 服务器会为每个请求 `fork` 出一个子进程，而在 Jupyter 里 `fork` 复制的是整个内核进程。所以 [07_concurrency](07_concurrency.ipynb) 会把它们放到单独的子进程里去比较，不在内核里直接启动。
 """),
     md("""
 ### request handler 类
@@ -490,7 +501,7 @@ source.show_source(tcp.UpperEchoHandler.handle,
 3. `data = self.request.recv(constants.buffer_size)`：对 TCP 来说，`self.request` 就是与这个客户端连接的套接字。`recv(1024)` 最多读 1024 字节，返回**当时已经到达的**那部分数据，可能比对方发的少。
 4. `except ConnectionResetError`：客户端没有正常关闭就消失了（比如进程被杀），这时 `recv` 会抛出这个异常。这里把它当作对话结束，记一行日志，而不是让整个处理线程带着异常退出。
 5. `if not data: return`：`recv` 返回空字节串 `b''` 是 TCP 约定的"对方已经关闭了发送方向"。原教程用 `break` 跳出循环，效果相同。
-6. `log_event(...)`：原教程在这里 `print`。在笔记本里，后台线程的 `print` 会出现在当时恰好在运行的某个单元格里，往往是不相关的那个，所以这里改为写入服务器日志，由你在单元格里查看。
+6. `self.log(...)`：原教程在这里 `print`。在笔记本里，后台线程的 `print` 会出现在当时恰好在运行的某个单元格里，往往是不相关的那个，所以这里改为写入服务器日志（`setup` 里把 `self.log` 指向服务器的日志 `self.server.log`；普通的 `socketserver` 服务器没有这个日志，就改交给 `logging` 模块），由你在单元格里查看。
 7. `self.request.sendall(data.upper())`：`sendall` 会一直发送直到所有字节都发出去（`send` 则可能只发一部分）。`bytes.upper()` 只改变 ASCII 字母，所以回复和请求一样长，中文原样返回。
 
 `setup` 和 `finish` 在 `handle` 前后各记一行"connected"和"closed"日志，并登记这个连接，以便服务器停止时能把它关掉。
@@ -503,7 +514,7 @@ for name in ["allow_reuse_address", "daemon_threads", "request_queue_size"]:
     print(f"{name:<20} = {getattr(tcp.ClassroomTCPServer, name)}")
 """),
     md("""
-- `allow_reuse_address = True`：服务器刚停止时，端口可能还处于 TIME_WAIT 状态；允许地址重用后，立刻在同一端口重启也不会报 "Address already in use"。`server_bind` 是从**类**上读取这个属性的，所以要在类里设置，而不是创建对象之后再改。
+- `allow_reuse_address = True`：服务器刚停止时，端口可能还处于 TIME_WAIT 状态；允许地址重用后，立刻在同一端口重启也不会报 "Address already in use"。`server_bind` 在构造函数内部就读取这个属性并完成绑定，等你拿到服务器对象时再改它已经太晚了，所以要在类里设置（[04_tcp_walkthrough](04_tcp_walkthrough.ipynb) 会在源码里指出读取它的那一行）。
 - `daemon_threads = True`：处理线程是守护线程，不会因为还有客户端连着就阻止解释器退出。
 - `request_queue_size = 5`：就是 `listen(5)` 的那个数，对应常量 `back_log`。
 
@@ -550,6 +561,31 @@ for line in srv.log.lines():
 """),
     md("""
 三条消息各对应一次 `recv`，最后的 `closed` 行统计了收到的字节数（`你好` 两个字占 6 个字节）。
+
+### handler 拿到的 `self.request` 和 `self.client_address`
+
+原教程的 `handle` 一开始就把 `self.request`（它叫 conn）和 `self.client_address` 打印出来。我们也看一眼，同样写进日志而不是 `print`。下面临时起一个只用于这次观察的服务器，`with` 块结束时它就停了：
+"""),
+    code("""
+class ShowConn(tcp.UpperEchoHandler):
+    \"\"\"Log what the seed's handler printed (conn and address), then echo as usual.\"\"\"
+
+    def handle(self):
+        self.server.log(f"conn = {self.request!r}")
+        self.server.log(f"address = {self.client_address!r}")
+        super().handle()
+
+
+with background.start_tcp("nb02-show", handler=ShowConn) as show:
+    print(tcp.echo("hi", show.address, timeout=2))
+    show.log.wait_for("closed")
+    show.show_log()
+"""),
+    md("""
+- `conn` 是一个 `SOCK_STREAM` 套接字（`type=1`；从 Python 3.11 起 `repr` 里显示数字而不是 `SocketKind.SOCK_STREAM`），它既有本地地址 `laddr`（服务器的端口），也有对端地址 `raddr`（这个客户端）。它是 `accept()` 为**这一个**客户端新建的套接字，只和它通信。
+- `address` 就是 `raddr`：客户端的 IP 和操作系统给客户端随机分配的端口。
+
+到 03 的 UDP 版本你会看到，UDP 的 `self.request` 完全是另一种东西。
 
 ### 长消息：为什么一次 `recv` 不够
 
@@ -691,7 +727,7 @@ source.show_source(udp.UpperEchoDatagramHandler.handle,
 
 ## 原教程打印的那几样东西
 
-原教程在启动服务器后打印了 `server_address`、`socket` 和 `RequestHandlerClass`，又在 `handle` 里打印了 `self.request`。我们也来看看，但 handler 运行在服务器的线程里，不能 `print`，所以写一个子类，把 `request` 的 `repr` 记进日志，再在主线程里显示：
+原教程在启动服务器后打印了 `server_address`、`socket` 和 `RequestHandlerClass`，又在 `handle` 里打印了 `self.request`、`self.client_address` 和 `self.server`。我们也来看看，但 handler 运行在服务器的线程里，不能 `print`，所以写一个子类，把 `request` 的 `repr` 记进日志，再在主线程里显示：
 """),
     code("""
 class ShowRequest(udp.UpperEchoDatagramHandler):
@@ -700,6 +736,7 @@ class ShowRequest(udp.UpperEchoDatagramHandler):
     def handle(self):
         self.server.log(f"request = {self.request!r}")
         self.server.log(f"client_address = {self.client_address!r}")
+        self.server.log(f"server = {self.server!r}")
         self.server.log(f"request[1] is server.socket: {self.request[1] is self.server.socket}")
         super().handle()
 
@@ -728,7 +765,7 @@ show.log.wait_for("received")
 show.show_log()
 """),
     md("""
-`request` 是一个二元组：第一个元素是收到的字节 `b'hello udp'`，第二个元素正是服务器自己的套接字（`is` 比较为 `True`，是同一个对象）。`client_address` 是客户端套接字的地址，回复就发到那里。
+`request` 是一个二元组：第一个元素是收到的字节 `b'hello udp'`，第二个元素正是服务器自己的套接字（`is` 比较为 `True`，是同一个对象）。`client_address` 是客户端套接字的地址，回复就发到那里。`server` 就是服务器对象本身（原教程里是一个 `socketserver.ThreadingUDPServer`，这里是它的子类 `ClassroomUDPServer`），handler 通过它可以读到服务器的一切，比如这里用到的日志 `self.server.log`。
 
 这个元组是 `UDPServer.get_request` 造出来的：它调用一次 `recvfrom`，把数据和服务器套接字打包在一起返回。[05_udp_walkthrough](05_udp_walkthrough.ipynb) 会逐行读这段源码。
 """),
@@ -772,7 +809,7 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
     md("""
 客户端一共发了 3 次（1 次 + 2 次重试），等待时间依次是 0.1、0.2、0.4 秒，然后放弃。重试是有代价的：如果请求本身不是"幂等"的（比如"转账 100 元"），服务器可能收到多份。大写回显重复执行也无妨。
 
-`UDPEchoClient` 还会丢弃来自其他地址的数据报，以及对之前某次重试迟到的回复，保证你拿到的确实是这个服务器对这次请求的回复。
+`UDPEchoClient` 还会丢弃来自其他地址的数据报；每次发送新请求之前，它也会先清掉上一个请求遗留下来的迟到回复。这样你拿到的确实是这个服务器对这次请求的回复。
 
 ### 8192 字节的上限
 
@@ -793,7 +830,7 @@ except DatagramTooLong as exc:
     print(exc)
 """),
     md("""
-如果坚持要发（`max_datagram=None`），服务器只会收到前 8192 字节，回复也就只有 8192 字节，客户端发现回复变短了就报告截断。`ClassroomUDPServer` 能察觉到截断，并在日志里写明：
+如果坚持要发（`max_datagram=None`），服务器只会收到前 8192 字节，回复也就只有 8192 字节，客户端发现回复变短了就报告截断。服务器这边，`socketserver` 本身不会告诉你数据报被截断了；`ClassroomUDPServer` 在真正读取之前先用 `MSG_PEEK` 看一眼等待中的数据报，内核会用 `MSG_TRUNC` 标志告诉它"这个数据报比缓冲区长"，于是它在日志里写明：
 """),
     code("""
 try:

@@ -87,7 +87,7 @@ t
 - 两个后台线程是**同时**运行的。为了让每次运行的输出都一样，表里每个线程的调用按它自己的先后排列，新线程作为一整段，紧接在创建它的那次调用之后。真实的交错顺序（例如 `service_actions` 究竟比 handler 早还是晚）每次都可能不同，可以用 `t.timeline()` 查看。
 - 除了教程讲到的主线步骤，表里还有几个"配角"：`fileno`（选择器要知道监听哪个文件描述符）、`_Threads.append` / `_Threads.reap`（混入类登记它开出的线程，关闭服务器时好等它们结束）、`service_actions`（服务循环每转一圈调用一次的钩子，`BaseServer` 里什么也不做），以及 `UpperEchoHandler.setup` 通过 `super()` 调用的 `BaseRequestHandler.setup`。
 
-同一份追踪画成图，每个线程一条泳道，虚线箭头表示"开了一个新线程"：
+同一份追踪画成图，每个线程一条泳道。蓝色方框是 `socketserver.py` 里的方法，黄色方框是我们自己的 handler 代码；实线箭头从调用者指向被调用者，点线把同一线程里先后两次顶层调用连起来，红色虚线箭头表示"开了一个新线程"：
 """),
     code("""
 t.diagram()
@@ -303,6 +303,20 @@ source.show_source(socketserver.BaseServer.serve_forever,
 t.focus("serve_forever", "fileno", "service_actions")
 """),
     md("""
+第 5 点说的 `shutdown()` 就是从循环外面让它停下来的方法。它只做两件事：设置标志，然后等待 `__is_shut_down` 事件。由此可以推出两条使用规则：
+
+- 循环要等 `select` 返回才会检查标志，所以 `shutdown()` 不会立刻返回：通常要等到这次 `select` 超时，最长一个 `poll_interval`（默认 0.5 秒）；如果服务循环正忙着处理一个请求，还要等它处理完；
+- 在运行 `serve_forever` 的那个线程里调用 `shutdown()` 会永远等下去：要设置事件的正是被它卡住的这个线程。文档字符串里写明了这一点。（`ThreadingTCPServer` 的 `handle` 在另一个线程里，不会这样；但单线程的 `TCPServer` 在服务循环的线程里直接调用 `handle`，在那里调用 `shutdown()` 就会卡死。）
+"""),
+    code("""
+source.show_source(socketserver.BaseServer.shutdown,
+                   highlight=["or it will", "deadlock", "self.__shutdown_request = True",
+                              "self.__is_shut_down.wait()"])
+"""),
+    md("""
+[06_pitfalls](06_pitfalls.ipynb) 会现场演示这两条规则。
+"""),
+    md("""
 ### 第 8 步：`_handle_request_noblock`
 
 名字里的 "noblock" 是说：选择器已经报告有连接在等，所以接下来的 `get_request` 不会阻塞。它把一个请求的处理串成一条流水线：
@@ -357,7 +371,7 @@ manual.verify_request(request, client_address)
 diagrams.mro(socketserver.ThreadingTCPServer, "process_request")
 """),
     md("""
-`ThreadingMixIn.process_request` 并不亲自处理请求：它创建一个 `threading.Thread`，目标是 `self.process_request_thread`；按类属性 `daemon_threads` 设置是否为守护线程；把线程登记到 `_threads`（这样 `server_close()` 可以等它们结束）；然后 `start()` 并**立即返回**。服务循环于是马上回到 `select`，可以去接待下一个客户端，而这个客户端由新线程负责。
+`ThreadingMixIn.process_request` 并不亲自处理请求：它创建一个 `threading.Thread`，目标是 `self.process_request_thread`；按类属性 `daemon_threads` 设置是否为守护线程；把线程交给 `_threads` 登记，以便 `server_close()` 等它们结束；然后 `start()` 并**立即返回**。服务循环于是马上回到 `select`，可以去接待下一个客户端，而这个客户端由新线程负责。
 """),
     code("""
 source.show_source(socketserver.ThreadingMixIn.process_request,
@@ -374,6 +388,21 @@ print("the handler thread was started inside:", t.started_by("handler"))
 t.focus("process_request", "process_request_thread")
 """),
     md("""
+追踪里 `process_request` 下面的 `_Threads.append` 和 `_Threads.reap` 就是这次登记。登记时先清掉已经结束的线程，而**守护线程根本不登记**：
+"""),
+    code("""
+source.show_source(socketserver._Threads.append, highlight=["self.reap()", "if thread.daemon:"])
+"""),
+    md("""
+`ThreadingMixIn` 自己的 `server_close` 先关闭监听套接字，再 `join` 每一个登记过的线程：
+"""),
+    code("""
+source.show_source(socketserver.ThreadingMixIn.server_close, highlight="self._threads.join()")
+"""),
+    md("""
+所以默认设置（`daemon_threads = False`）下，`server_close()` 会一直等到所有还在和客户端对话的 handler 结束；设置了 `daemon_threads = True`（02 里的 `ClassroomTCPServer` 就是这样）则不等。
+"""),
+    md("""
 作为对比，被 `ThreadingMixIn` 挡在后面的 `BaseServer.process_request` 是在**当前线程**里直接处理完，再收尾。我们的手动服务器没有混入类，用的就是它：
 """),
     code("""
@@ -388,6 +417,12 @@ source.show_source(socketserver.BaseServer.process_request,
     code("""
 source.show_source(socketserver.ThreadingMixIn.process_request_thread,
                    highlight=["self.finish_request(", "self.handle_error(", "self.shutdown_request("])
+"""),
+    md("""
+`handle_error` 的默认实现把异常回溯打印到标准错误（`sys.stderr`），然后返回。异常不会传到服务循环里，服务器照常接待下一个客户端，只有这一个请求失败了：
+"""),
+    code("""
+source.show_source(socketserver.BaseServer.handle_error, highlight=["file=sys.stderr", "print_exc()"])
 """),
     md("""
 **先预测：** `get_request`、`process_request`、`process_request_thread`、`handle` 各在哪个线程里运行？
@@ -615,8 +650,48 @@ u.focus("TCPServer.__init__", context=3)
 diagrams.mro(socketserver.ThreadingUDPServer, "server_bind")
 """),
     md("""
-唯一的区别在它读取的类属性：`UDPServer` 把 `allow_reuse_address` 设为 `False`。在 Linux 上，对 UDP 套接字设置 `SO_REUSEADDR` 会让第二个服务器**不报错**地绑定同一个端口，悄悄抢走数据报。
+唯一的区别在它读取的类属性：`UDPServer` 把 `allow_reuse_address` 设为 `False`。为什么 UDP 不能像 TCP 那样打开它？对 TCP，`SO_REUSEADDR` 只是允许在旧连接还处于 TIME_WAIT 时重新绑定端口；对 UDP，在 Linux 上它的意思是"允许多个套接字绑定同一个地址和端口"。下面用两个都设置了这个选项的 UDP 套接字试一试：
+"""),
+    code("""
+def reusing_udp_socket():
+    \"\"\"A UDP socket with SO_REUSEADDR set, as UDPServer would make it with allow_reuse_address.\"\"\"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.settimeout(0.5)
+    return sock
 
+
+with reusing_udp_socket() as first, reusing_udp_socket() as second, \\
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+    first.bind(("127.0.0.1", 0))
+    try:
+        second.bind(first.getsockname())
+    except OSError as exc:
+        print("second bind refused on this system:", exc.strerror)
+    else:
+        print("second bind on the same port: no error")
+        sender.sendto(b"for the first server", first.getsockname())
+        for name, sock in (("first", first), ("second", second)):
+            try:
+                print(f"{name:<6} received", sock.recvfrom(1024)[0])
+            except socket.timeout:
+                print(f"{name:<6} received nothing")
+"""),
+    md("""
+在 Linux 上，第二个套接字**不报错**地绑定了同一个端口，而且把发往这个端口的数据报抢走了，第一个什么也没收到。（其他系统对这个选项的规定不同，你那里的结果可能是第二次绑定被拒绝。）两个 UDP 服务器会这样悄无声息地互相干扰，所以 `UDPServer` 默认不设置这个选项。不设置时，第二次绑定会直接报错，问题当场就暴露出来：
+"""),
+    code("""
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken, \\
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as another:
+    taken.bind(("127.0.0.1", 0))
+    try:
+        another.bind(taken.getsockname())
+    except OSError as exc:
+        print("without SO_REUSEADDR the second bind fails:", exc.strerror)
+    else:
+        print("the second bind succeeded on this system")
+"""),
+    md("""
 **亲手走一遍。** 和 04 一样，用 `bind_and_activate=False` 创建一个不带混入类的 `socketserver.UDPServer`，然后自己逐步调用。
 """),
     code("""
@@ -669,6 +744,19 @@ u.focus("server_activate")
 """),
     code("""
 u.order(phase="construct")
+"""),
+    md("""
+`__init__` 执行完，`ThreadingUDPServer(...)` 这个表达式就把初始化好的对象交还给调用者。原教程把它存进 `udp_server` 变量，接着打印了它的三个属性。照做一遍（端口用 `0`，看完立即关闭，不启动服务循环）：
+"""),
+    code("""
+udp_server = socketserver.ThreadingUDPServer(("127.0.0.1", 0), udp.UpperEchoDatagramHandler)
+print(udp_server.server_address)
+print(udp_server.socket)
+print(udp_server.RequestHandlerClass)
+udp_server.server_close()
+"""),
+    md("""
+三个属性都是初始化时设置的：`server_address` 和 `RequestHandlerClass` 来自 `BaseServer.__init__`（地址已被 `server_bind` 换成真实端口），`socket` 来自 `TCPServer.__init__`，类型是 `SOCK_DGRAM`（`type=2`），只有本地地址、没有对端地址。
 """),
     md("""
 ## 第三部分 · 开启服务

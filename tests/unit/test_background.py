@@ -198,3 +198,27 @@ def test_server_log_counts_dropped_lines_but_not_cleared_ones():
     assert log.dropped == 0
     assert [e.seq for e in log.entries()] == [6]
     assert log.since(5)[0].text == "after clear"
+
+
+class _Crashes(socketserver.BaseRequestHandler):
+    def handle(self):
+        raise ValueError("student bug")
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp"])
+def test_crashing_handler_goes_to_the_log_not_to_stderr_and_server_keeps_serving(kind, capfd):
+    start = background.start_tcp if kind == "tcp" else background.start_udp
+    with start(f"test-bg-crash-{kind}", handler=_Crashes) as srv:
+        if kind == "tcp":
+            with pytest.raises(OSError):  # the handler died: no reply, connection closed
+                tcp.echo("x", srv.address, timeout=1)
+        else:
+            with pytest.raises(OSError):
+                udp.echo("x", srv.address, timeout=0.1, retries=0)
+        assert srv.log.wait_for("ValueError: student bug", timeout=2)
+        assert srv.running
+    text = "\n".join(srv.log.lines())
+    assert "exception while handling a request from 127.0.0.1:" in text
+    assert "(the server keeps serving)" in text
+    out, err = capfd.readouterr()
+    assert "student bug" not in out + err

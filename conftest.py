@@ -1,4 +1,4 @@
-"""Shared pytest set-up.
+"""Shared pytest set-up (at the root, so it also applies to ``pytest --nbval notebooks/X.ipynb``).
 
 nbval compares stored and fresh outputs.  SVG diagrams and HTML renderings are
 checked by unit tests (tests/unit/test_diagrams.py, test_source.py), and every
