@@ -52,11 +52,13 @@ NB06 = [
   6. 在运行 `serve_forever()` 的线程里调用 `shutdown()` 会死锁
   7. "Address already in use"、`allow_reuse_address` 与 TIME_WAIT
   8. 客户端突然断开（RST）与 `handle_error`
+  9. 连接洪峰与 back_log（`request_queue_size`）：队列满了，握手被悄悄丢掉
 - **预计用时**：45 分钟（整本运行一遍约 10 秒）
 - **先修知识**：[02_tcp_echo](02_tcp_echo.ipynb)、[03_udp_echo](03_udp_echo.ipynb)；读过 [04_tcp_walkthrough](04_tcp_walkthrough.ipynb) 更好
 """),
     code("""
 import itertools
+import select
 import socket
 import socketserver
 import struct
@@ -65,7 +67,7 @@ import threading
 import time
 import traceback
 
-from netlesson import background, framing, tcp, udp
+from netlesson import background, constants, framing, tcp, udp
 from netlesson.classroom import ClassroomServerMixIn, request_shutdown
 from netlesson.errors import (DatagramTooLong, PortInUseError, ServerNotResponding,
                               TruncatedReply, format_address)
@@ -613,6 +615,164 @@ reset_srv.log.wait_for("14 bytes)")
 reset_srv.show_log()
 """),
     md("""
+## 9. 连接洪峰与 back_log（`request_queue_size`）
+
+客户端的 `connect()` 能够返回，并不需要服务器先调用 `accept()`：三次握手是**内核**替监听 socket 完成的。握手完成的连接先进入监听 socket 的一个等待队列（accept 队列），`serve_forever` 再一个一个地 `accept` 取走。队列能排多长，由 `listen(backlog)` 的参数决定，而 `socketserver` 在 `server_activate()` 里传给它的正是类属性 `request_queue_size`：
+"""),
+    code("""
+show_source(socketserver.TCPServer.server_activate, highlight="listen")
+"""),
+    code("""
+print("TCPServer:", socketserver.TCPServer.request_queue_size,
+      "| constants.back_log:", constants.back_log,
+      "| ClassroomTCPServer:", tcp.ClassroomTCPServer.request_queue_size)
+"""),
+    md("""
+三处都是 5：原教程的 `back_log` 和标准库的默认值相同。平时这完全够用，因为 `serve_forever` 取走连接的速度很快。麻烦出在很多客户端**同一时刻**涌来的时候（连接洪峰）：队列满了，Linux 并不回复"拒绝"，而是把新来的 SYN（握手的第一个包）**直接丢掉**。客户端收不到任何回音，只能自己等着重发：1 秒后第一次，再没回音就隔 2 秒、4 秒……（累计 1、3、7 秒）。在程序里看，就是 `connect()` 莫名其妙地卡住了。
+
+这不是纸上谈兵。我们让一个进程同时向 `ClassroomTCPServer`（队列长度 5）打开 200 个连接、每个连接发 20 条消息：整轮跑了约 2 分钟，最多有 27 个连接被重置（内核开启了 SYN cookies 时，一部分握手没有被丢掉，而是以 RST 收场）。改成逐步建立连接，或者把队列调到 128，同样的工作只要 1 秒左右。
+
+### 9.1 让队列溢出
+
+为了看得清楚又不用等很久，我们造一个**不服务**的服务器：构造函数已经调用了 `listen()`，但不启动 `serve_forever`，于是没有人 `accept()`，队列只进不出。客户端用非阻塞的 `connect` 一口气发起多个连接，再用 `select` 等它们完成，最多等一小会儿：
+"""),
+    code('''
+def finish_connects(pending, seconds):
+    """Wait up to *seconds* for non-blocking connects; return (connected, still_waiting)."""
+    connected, pending = [], list(pending)
+    deadline = time.monotonic() + seconds
+    while pending and (left := deadline - time.monotonic()) > 0:
+        _, ready, _ = select.select([], pending, [], left)
+        for s in ready:  # writable: the handshake has finished (or failed)
+            pending.remove(s)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected.append(s)
+            else:
+                s.close()
+    return connected, pending
+
+
+def connect_burst(address, count, seconds=0.3):
+    """Start *count* connects at once, without waiting for any; give them *seconds* to finish."""
+    started = []
+    for _ in range(count):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(address)  # returns at once: the kernel carries on with the handshake
+        started.append(s)
+    return finish_connects(started, seconds)
+'''),
+    md("""
+Linux 会数自己因为 accept 队列满而丢掉了多少次握手，记在 `/proc/net/netstat` 的 `ListenOverflows` 里。这个计数器是整台机器（准确地说是整个网络命名空间）共用的，别的程序也会让它增加，所以待会儿只比较"至少增加了多少"：
+"""),
+    code('''
+def listen_overflows():
+    """Linux: handshakes dropped because an accept queue was full (None elsewhere)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return None
+    for names, values in zip(rows[::2], rows[1::2]):
+        if names[0] == "TcpExt:" and "ListenOverflows" in names:
+            return int(values[names.index("ListenOverflows")])
+    return None
+'''),
+    md("""
+现在发起 12 个连接，每个最多等 0.3 秒——比 SYN 第一次重发的 1 秒短得多：
+"""),
+    code("""
+quiet = tcp.create_server()  # listening, but no serve_forever yet: nobody calls accept()
+overflows_before = listen_overflows()
+burst_started = time.monotonic()
+connected, waiting = connect_burst(quiet.server_address, 12)
+print(f"handshake done: {len(connected)} | SYN unanswered: {len(waiting)} | "
+      f"request_queue_size + 1 = {quiet.request_queue_size + 1}")
+if sys.platform == "linux" and overflows_before is not None:
+    grew = listen_overflows() - overflows_before
+    print(f"ListenOverflows grew by at least {len(waiting)}:", grew >= len(waiting))
+"""),
+    md("""
+排进队列的正好是 `request_queue_size + 1` 个：Linux 判断"队列满"的条件是"已排队的连接数**大于** backlog"，所以能放下 backlog + 1 个。从第 7 个起，SYN 都被丢掉了，计数器也记下了这几次溢出。（这些数字是 Linux 的行为；别的操作系统规则不同，例如 Windows 在队列满时直接拒绝连接，客户端会得到 `ConnectionRefusedError`。）
+
+### 9.2 开始服务：排队的先得到服务，被丢掉的要等重发
+
+现在用 `background.start` 启动 `serve_forever`。队列里的 6 个连接马上被 `accept`，给它们各发一条消息：
+"""),
+    code("""
+backlog_srv = background.start(quiet, "nb06-backlog")  # serve_forever starts accept()ing
+for n, s in enumerate(connected):
+    s.settimeout(2)
+    s.sendall(f"queued {n}".encode())
+print([framing.recvall(s, len(f"queued {n}")).decode() for n, s in enumerate(connected)])
+"""),
+    md("""
+另外 6 个呢？它们的 SYN 已经丢了，内核没有回复，服务器也根本不知道它们存在。它们只能等客户端这边的内核重发 SYN。多给它们 3 秒：
+"""),
+    code("""
+late, waiting = finish_connects(waiting, 3)
+print(f"{len(late)} more connected, {time.monotonic() - burst_started:.1f} s after the burst; "
+      f"still waiting: {len(waiting)}")
+for s in late:
+    s.settimeout(2)
+    s.sendall(b"late")
+print("replies from the late ones:", [framing.recvall(s, 4) for s in late].count(b"LATE"))
+for s in connected + late + waiting:
+    s.close()
+"""),
+    md("""
+它们是在洪峰之后大约 1 秒才连上的：这正是 Linux 第一次重发 SYN 的等待时间。这里服务器在重发之前已经开始工作，所以重发一次就够了；如果重发时队列又是满的，下一次要再等 2 秒，然后 4 秒。200 个连接一起涌来时，有的客户端就这样被拖了好几秒，整轮测试得等最慢的那一个。
+
+### 9.3 修法
+
+**修法一：在类上调大 `request_queue_size`。** 它和 `allow_reuse_address` 一样，是在构造函数里（`server_activate()` → `listen()`）读取的，所以要在类上设置，构造之后再改实例属性已经晚了。同样 12 个连接、同样没有人 `accept`：
+"""),
+    code('''
+class RoomyTCPServer(tcp.ClassroomTCPServer):
+    request_queue_size = 128  # read by server_activate() -> listen(), inside __init__
+
+
+roomy = tcp.create_server(server_class=RoomyTCPServer)  # not serving either
+connected, waiting = connect_burst(roomy.server_address, 12)
+print(f"handshake done: {len(connected)} | SYN unanswered: {len(waiting)}")
+for s in connected + waiting:
+    s.close()
+roomy.server_close()
+'''),
+    md("""
+队列也不能无限大：Linux 会把 `listen()` 的参数悄悄截到 `net.core.somaxconn`（较新的内核默认 4096，5.4 以前是 128）。不报错，只是不生效，所以值得看一眼本机的上限（这个数字因机器而异，这个单元格的输出不参与比较）：
+"""),
+    code("""
+try:
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = int(f.read())
+except OSError:
+    somaxconn = None  # not Linux: the system applies its own limit
+print("net.core.somaxconn:", somaxconn)
+if somaxconn is not None:
+    print("RoomyTCPServer really gets:", min(RoomyTCPServer.request_queue_size, somaxconn))
+""", IGNORE_OUTPUT),
+    md("""
+**修法二：客户端别一拥而上。** 如果让客户端逐步建立连接——任何时候"已握手、还没被 `accept`"的连接不超过 back_log 个——队列就永远不会满。最简单的做法是每个连接先收到一次回复（说明服务器已经 `accept` 了它），再打开下一个。这样，即使队列只有 5，30 个连接也能很快同时开着：
+"""),
+    code("""
+clients = []
+for n in range(30):  # the next one connects only after this one got its reply, i.e. was accepted
+    client = tcp.TCPEchoClient(backlog_srv.address, timeout=2)
+    assert client.send(f"client {n}") == f"CLIENT {n}"
+    clients.append(client)
+held = len(backlog_srv.server.open_requests())  # may still include a closing earlier client
+print("all 30 answered; the server holds them open at once:", held >= len(clients))
+for client in clients:
+    client.close()
+backlog_srv.stop()
+"""),
+    md("""
+需要并发打开连接时，也可以用信号量限制同时在握手的连接数（`tests/unit/test_tcp.py` 里的 200 客户端测试就用 `asyncio.Semaphore(back_log)` 这样做）。另外，客户端的 `connect` 一定要有超时：`TCPEchoClient` 的 `timeout` 同样作用于建立连接，超时后抛出 `ServerUnavailable`，调用方可以等一会儿再重试，而不是毫无反应地卡在那里。
+
+顺带一提：客户端和服务器在**同一个进程**里时（比如测试、比如这本笔记本），大量客户端线程还会和运行 `serve_forever` 的线程争抢 GIL，`accept` 变慢，队列更容易满。
+"""),
+    md("""
 ## 小结
 
 | 陷阱 | 症状 | 修法 |
@@ -625,6 +785,7 @@ reset_srv.show_log()
 | 在服务线程里 `shutdown()` | 永久死锁 | 从别的线程调用；处理器里用 `request_shutdown` |
 | 端口被占用、TIME_WAIT | "Address already in use" | 停掉旧服务器、用端口 0；在**类**上设置 `allow_reuse_address` |
 | 客户端 RST | `ConnectionResetError`，stderr 上的 traceback | 在处理器里捕获；覆盖 `handle_error` 记日志 |
+| 连接洪峰超过 back_log | 部分 `connect()` 卡住 1、3、7 秒……，甚至被重置 | 在**类**上调大 `request_queue_size`（上限 somaxconn）；客户端逐步建立连接，`connect` 设超时再重试 |
 
 最后停掉本笔记本启动的所有服务器：
 """),
