@@ -17,22 +17,8 @@ an unchanged notebook gives the same ids and re-running the script is safe.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-IGNORE_OUTPUT = "nbval-ignore-output"
-
-
-def md(text: str) -> tuple:
-    return ("markdown", text.strip("\n"), ())
-
-
-def code(text: str, *tags: str) -> tuple:
-    return ("code", text.strip("\n"), tags)
+from nbbuild import IGNORE_OUTPUT, code, main, md  # noqa: F401  (tools/ is on sys.path)
 
 
 # ---------------------------------------------------------------------------
@@ -905,35 +891,5 @@ NOTEBOOKS_SPEC = {
 }
 
 
-def build(name: str, cells: list[tuple]) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    prefix = name.split("_", 1)[0]
-    for index, (kind, text, tags) in enumerate(cells):
-        if kind == "markdown":
-            cell = nbformat.v4.new_markdown_cell(text)
-        else:
-            cell = nbformat.v4.new_code_cell(text)
-        cell.id = f"nb{prefix}-{index:02d}"
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    nbformat.validate(nb)
-    return nb
-
-
-def main(argv: list[str]) -> int:
-    wanted = argv or list(NOTEBOOKS_SPEC)
-    for name in wanted:
-        nb = build(name, NOTEBOOKS_SPEC[name])
-        path = NOTEBOOKS / f"{name}.ipynb"
-        nbformat.write(nb, path)
-        print(path.relative_to(ROOT))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(NOTEBOOKS_SPEC, sys.argv[1:]))

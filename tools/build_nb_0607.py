@@ -15,22 +15,8 @@ an unchanged notebook gives the same ids and re-running the script is safe.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-IGNORE_OUTPUT = "nbval-ignore-output"
-
-
-def md(text: str) -> tuple:
-    return ("markdown", text.strip("\n"), ())
-
-
-def code(text: str, *tags: str) -> tuple:
-    return ("code", text.strip("\n"), tags)
+from nbbuild import IGNORE_OUTPUT, code, main, md  # noqa: F401  (tools/ is on sys.path)
 
 
 # ---------------------------------------------------------------------------
@@ -948,33 +934,8 @@ print("server processes still running:", concurrency.stop_all())
 # ---------------------------------------------------------------------------
 
 
-def build(name: str, cells: list[tuple]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                 "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for index, (kind, source, tags) in enumerate(cells):
-        if kind == "markdown":
-            cell = nbformat.v4.new_markdown_cell(source)
-        else:
-            cell = nbformat.v4.new_code_cell(source)
-        cell.id = f"{name[:2]}-{index:03d}"
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    nbformat.validate(nb)
-    path = NOTEBOOKS / f"{name}.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-def main(argv: list[str]) -> int:
-    for name, cells in (("06_pitfalls", NB06), ("07_concurrency", NB07)):
-        if argv and name not in argv:
-            continue
-        print(build(name, cells).relative_to(ROOT))
-    return 0
+NOTEBOOKS_SPEC = {"06_pitfalls": NB06, "07_concurrency": NB07}
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sys.exit(main(NOTEBOOKS_SPEC, sys.argv[1:]))

@@ -26,7 +26,9 @@ def course_notebooks() -> list[Path]:
 
 def execute(path: Path, timeout: int = 120) -> float:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # record_timing=False: no per-cell timestamps, so re-running an unchanged
+    # notebook does not change its file
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     client.execute()
