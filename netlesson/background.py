@@ -25,7 +25,7 @@ import threading
 import time
 
 from . import tcp, udp
-from .classroom import ClassroomServerMixIn, request_shutdown
+from .classroom import ClassroomServerMixIn, stop_serving
 from .errors import format_address
 from .serverlog import ServerLog
 
@@ -97,25 +97,7 @@ class ServerHandle:
                 return
             self.stopped = True
         t0 = time.perf_counter()
-        server = self.server
-        if self.thread.is_alive():
-            if request_shutdown(server):
-                self.thread.join(timeout)
-            else:  # pragma: no cover - a Python without BaseServer's private flag
-                server.shutdown()
-        if isinstance(server, ClassroomServerMixIn):
-            server.close_open_requests()
-        closer = threading.Thread(target=server.server_close, name=f"netlesson-{self.name}-close",
-                                  daemon=True)
-        closer.start()
-        closer.join(timeout)
-        if closer.is_alive():
-            self.log.append(
-                "server_close() is still waiting for handler threads (a client is still "
-                "connected); the port is closed, the threads end when their clients leave"
-            )
-        elif isinstance(server, ClassroomServerMixIn):
-            server.join_handlers(timeout)
+        stop_serving(self.server, self.thread, timeout, log=self.log.append)
         self.stop_seconds = time.perf_counter() - t0
         with _registry_lock:
             if _registry.get(self.name) is self:

@@ -43,6 +43,7 @@ from .serverlog import ServerLog
 __all__ = [
     "ClassroomServerMixIn",
     "request_shutdown",
+    "stop_serving",
     "wake",
     "make_server",
     "log_event",
@@ -125,6 +126,8 @@ class ClassroomServerMixIn:
     log_size = 500
     #: how long stop() waits for handler threads to finish
     handler_join_timeout = 2.0
+    #: how long shutdown() waits for a serve_forever() that may not have started
+    shutdown_timeout = 1.0
 
     def __init__(self, server_address, RequestHandlerClass, bind_and_activate=True, *, log=None):
         self.log = log if log is not None else ServerLog(self.log_size)
@@ -197,6 +200,9 @@ class ClassroomServerMixIn:
         Like ``BaseServer.shutdown`` it must be called from another thread
         than the one running ``serve_forever`` -- from that thread it would
         wait for itself forever, so here it raises ``RuntimeError`` instead.
+        And where ``BaseServer.shutdown`` on a server that was never started
+        waits forever too, this one raises ``RuntimeError`` after
+        ``shutdown_timeout`` seconds.
         """
         if getattr(self, "_serving_thread", None) is threading.current_thread():
             raise RuntimeError(
@@ -204,10 +210,20 @@ class ClassroomServerMixIn:
                 "wait for itself forever. Call it from another thread (netlesson's "
                 "background handles do)."
             )
-        if request_shutdown(self):
-            getattr(self, _EVENT).wait()
-        else:  # pragma: no cover - only on a Python that renamed the private flag
-            super().shutdown()
+        if not request_shutdown(self):  # pragma: no cover - a Python that renamed the flag
+            return super().shutdown()
+        stopped = getattr(self, _EVENT)
+        if stopped.wait(self.shutdown_timeout):
+            return None
+        if getattr(self, "_serving_thread", None) is None:
+            setattr(self, _FLAG, False)  # do not make a later serve_forever() exit at once
+            raise RuntimeError(
+                "shutdown() stops a running serve_forever(), but this server is not serving "
+                "(it was never started); there is nothing to stop -- call server_close() to "
+                "release its port"
+            )
+        stopped.wait()  # serving, but busy with a request in the serving thread: it will end
+        return None
 
     def serve_forever(self, poll_interval=0.5):
         self._serving_thread = threading.current_thread()
@@ -215,6 +231,49 @@ class ClassroomServerMixIn:
             super().serve_forever(poll_interval)
         finally:
             self._serving_thread = None
+
+
+def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list:
+    """Stop a server whose ``serve_forever`` runs in *thread*; close it; bounded in time.
+
+    The one stop sequence used by the launcher, the tracer and the exercise
+    checkers: ask ``serve_forever`` to stop and wake it (:func:`request_shutdown`),
+    join its thread, end the connections a classroom server still serves, then
+    ``server_close()`` -- in a helper thread, because a plain
+    ``ThreadingMixIn.server_close`` joins handler threads that may still be
+    talking to a client.  Every wait shares one deadline of *timeout* seconds.
+
+    Returns the threads still alive at the deadline (the serving thread, the
+    closer, or handler threads); an empty list means everything ended.  The
+    listening socket is closed by then either way.  *log*, if given, is called
+    with one line explaining what is still running.
+    """
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    alive = []
+    if thread is not None and thread.is_alive():
+        if not request_shutdown(server):  # pragma: no cover - Python renamed the flag
+            threading.Thread(target=server.shutdown, daemon=True).start()
+        thread.join(left())
+        if thread.is_alive():
+            alive.append(thread)
+    if isinstance(server, ClassroomServerMixIn):
+        server.close_open_requests()
+    closer = threading.Thread(target=server.server_close, name="netlesson-server-close",
+                              daemon=True)
+    closer.start()
+    closer.join(left())
+    if closer.is_alive():
+        alive.append(closer)
+        if log is not None:
+            log("server_close() is still waiting for handler threads (a client is still "
+                "connected); the port is closed, the threads end when their clients leave")
+    elif isinstance(server, ClassroomServerMixIn):
+        alive += server.join_handlers(left())
+    return alive
 
 
 def make_server(server_class, address, handler_class, **kwargs):

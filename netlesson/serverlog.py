@@ -146,18 +146,21 @@ class ServerLog:
         with self._lock:
             return self._entries[-1][0] if self._entries else 0
 
-    def wait_for(self, predicate, timeout: float = 2.0) -> bool:
+    def wait_for(self, predicate, timeout: float = 2.0, *, after: int = 0) -> bool:
         """Poll until some line satisfies *predicate* (a substring or a callable).
 
         Handler threads log asynchronously; a cell or a test that wants to show
-        "the line the server just wrote" waits here instead of sleeping.
+        "the line the server just wrote" waits here instead of sleeping.  With
+        *after* (a :attr:`last_seq` taken earlier) only newer lines count.
         """
         if isinstance(predicate, str):
             needle = predicate
             predicate = lambda line: needle in line  # noqa: E731
         deadline = time.monotonic() + timeout
         while True:
-            if any(predicate(line) for line in self.lines()):
+            with self._lock:
+                lines = [item[3] for item in self._entries if item[0] > after]
+            if any(predicate(line) for line in lines):
                 return True
             if time.monotonic() >= deadline:
                 return False

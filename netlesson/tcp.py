@@ -171,7 +171,11 @@ class TCPEchoClient:
 
     # -- conversation -------------------------------------------------------
     def send_bytes(self, data: bytes) -> bytes:
-        """Send *data*, return the complete reply (``len(data)`` bytes)."""
+        """Send *data*, return the complete reply (``len(data)`` bytes).
+
+        On any error the connection is closed (the next ``send`` reconnects),
+        so a late or partial reply can never be mistaken for the next one.
+        """
         data = bytes(data)
         if not data:
             # sendall(b"") sends nothing, so no reply would ever come: a
@@ -189,6 +193,9 @@ class TCPEchoClient:
             try:
                 chunk = sock.recv(min(self.buffer_size, len(data) - len(reply)))
             except TimeoutError:
+                # The rest of this reply may still arrive; on this connection it
+                # would be read as the start of the next reply.  Start afresh.
+                self.close()
                 raise ReplyTimeout(self.address, len(data), reply, self.timeout) from None
             except ConnectionResetError:
                 self.close()

@@ -145,7 +145,10 @@ class UDPEchoClient:
     most ``retries`` extra tries, then raises
     :class:`~netlesson.errors.ServerNotResponding`.  Datagrams that come from
     any other address than the server's are ignored (counted in
-    ``ignored``), as are stale replies left over from an earlier retry.
+    ``ignored``).  Replies that arrive after their request was given up on
+    are dropped before the next request is sent (counted in ``stale``); a
+    late duplicate that arrives *while* a request waits is indistinguishable
+    from its answer, as with any protocol without request ids.
 
     ``max_datagram`` (default: ``socketserver.UDPServer.max_packet_size``,
     8192) guards against sending what the server would silently cut; pass

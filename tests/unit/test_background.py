@@ -222,3 +222,13 @@ def test_crashing_handler_goes_to_the_log_not_to_stderr_and_server_keeps_serving
     assert "(the server keeps serving)" in text
     out, err = capfd.readouterr()
     assert "student bug" not in out + err
+
+
+def test_log_wait_for_after_ignores_older_lines():
+    log = ServerLog()
+    log.append("closed: 127.0.0.1:5000")
+    mark = log.last_seq
+    assert log.wait_for("closed:", timeout=0.05)
+    assert not log.wait_for("closed:", timeout=0.05, after=mark)
+    log.append("closed: 127.0.0.1:5001")
+    assert log.wait_for("closed:", timeout=0.05, after=mark)

@@ -90,3 +90,49 @@ def test_udp_classroom_server_keeps_reuse_address_off():
 
 def test_python_version_is_supported():
     assert sys.version_info >= (3, 11)
+
+
+def test_classroom_shutdown_of_a_server_that_never_served_raises_instead_of_hanging():
+    server = tcp.ClassroomTCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    server.shutdown_timeout = 0.2
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="never started"):
+            server.shutdown()
+        assert time.monotonic() - t0 < 2
+        # and the refused shutdown does not make a later serve_forever exit at once
+        t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        t.start()
+        time.sleep(0.2)
+        assert t.is_alive()
+        server.shutdown()
+        t.join(2)
+        assert not t.is_alive()
+    finally:
+        server.server_close()
+
+
+def test_stop_serving_is_bounded_and_reports_what_still_runs():
+    release = threading.Event()
+
+    class Stuck(socketserver.BaseRequestHandler):
+        def handle(self):
+            release.wait(5)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Stuck)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    import socket
+
+    client = socket.create_connection(server.server_address, timeout=2)
+    try:
+        time.sleep(0.1)  # the handler thread is now stuck
+        lines = []
+        t0 = time.monotonic()
+        alive = classroom.stop_serving(server, thread, timeout=0.3, log=lines.append)
+        assert time.monotonic() - t0 < 1.5
+        assert not thread.is_alive()
+        assert alive and "still waiting for handler threads" in lines[0]
+    finally:
+        release.set()
+        client.close()

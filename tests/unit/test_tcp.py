@@ -243,3 +243,25 @@ def test_handler_works_under_plain_threading_tcp_server_like_the_seed():
 @given(payload=st.binary(min_size=1, max_size=20_000))
 def test_any_tcp_payload_comes_back_exactly_upper_cased(tcp_server, payload):
     assert tcp.echo(payload, tcp_server.address) == payload.upper()
+
+
+class _SlowOnce(socketserver.BaseRequestHandler):
+    """Answers the server's very first message late, every other at once."""
+
+    answered_late = threading.Event()
+
+    def handle(self):
+        while data := self.request.recv(1024):
+            if not self.answered_late.is_set():
+                self.answered_late.set()
+                time.sleep(0.5)
+            self.request.sendall(data.upper())
+
+
+def test_tcp_client_after_a_timeout_never_reads_the_late_reply_as_the_next_one():
+    with background.start_tcp("test-slow-once", handler=_SlowOnce) as srv:
+        client = tcp.TCPEchoClient(srv.address, timeout=0.2)
+        with client:
+            with pytest.raises(ReplyTimeout):
+                client.send("aaa")
+            assert client.send("bbb") == "BBB"  # a new connection: not the late 'AAA'
