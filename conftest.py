@@ -13,3 +13,15 @@ def pytest_collectstart(collector):
     skip = getattr(collector, "skip_compare", None)
     if skip is not None:  # nbval's IPyNbFile
         collector.skip_compare = tuple(skip) + ("image/svg+xml", "text/html")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the browser tests last.
+
+    They hold one Chromium and one JupyterLab for the whole session, and
+    Playwright's synchronous API keeps an asyncio event loop registered as
+    running in the main thread until the session ends -- any later test that
+    calls ``asyncio.run()`` would fail with "cannot be called from a running
+    event loop".  Last is also where the slowest tests belong.
+    """
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
