@@ -365,6 +365,73 @@ def _check(kind: str, delay: float, work: str) -> None:
 
 _running: "weakref.WeakSet[EchoServerProcess]" = weakref.WeakSet()
 
+#: The directory of the package this interpreter imported: the child must run this one.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Run by the child's interpreter, in the child's environment: where would it
+# import netlesson from, and what is its sys.path?  (find_spec imports nothing.)
+_PROBE = ("import importlib.util, sys\n"
+          "spec = importlib.util.find_spec('netlesson')\n"
+          "places = list(spec.submodule_search_locations or []) if spec else []\n"
+          "print(places[0] if places else '')\n"
+          "print('\\n'.join(sys.path))\n")
+_probed: dict = {}
+
+
+def _netlesson_seen_by(executable: str, env: dict, cwd: str) -> tuple[str | None, list[str]]:
+    """``(package directory or None, sys.path)`` of ``executable`` started with *env* in *cwd*.
+
+    Asked once per interpreter, ``PYTHONPATH`` and directory (the answer is
+    cached): a child started there with ``-m`` sees the same.  A probe that
+    fails answers ``(None, [])``.
+    """
+    key = (executable, env.get("PYTHONPATH"), cwd)
+    if key not in _probed:
+        try:
+            out = subprocess.run([executable, "-c", _PROBE], env=env, cwd=cwd, timeout=20,
+                                 capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        found, *path = out.splitlines() or [""]
+        _probed[key] = (found or None, path)
+    return _probed[key]
+
+
+def _same_dir(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _child_pythonpath(package_dir: str, found: str | None, child_path: list[str],
+                     inherited: str | None) -> str | None:
+    """The ``PYTHONPATH`` a server child needs to import *package_dir*, or ``None``: leave it alone.
+
+    *found* is where the child's interpreter would import ``netlesson`` from
+    on its own (``None``: nowhere), *child_path* its ``sys.path``, *inherited*
+    the ``PYTHONPATH`` it would get.  ``PYTHONPATH`` entries come before the
+    standard library on ``sys.path``, so adding a directory there is not
+    harmless: for an installed package that directory is ``site-packages``, and
+    a backport in it (``typing``, ``enum``, ``dataclasses``) would then replace
+    the standard module in the child.  So the parent directory is added only
+    when the child cannot find this package otherwise -- a plain source
+    checkout -- and never when it is on the child's path already.
+    """
+    if found is not None and _same_dir(found, package_dir):
+        return None  # installed (editable or not), or found from the working directory
+    parent = os.path.dirname(package_dir)
+    if any(_same_dir(parent, entry) for entry in child_path):
+        return None  # already there, only shadowed: moving it first would shadow the stdlib
+    return os.pathsep.join(p for p in (parent, inherited) if p)
+
+
+def _child_env() -> dict:
+    """This process's environment, with ``PYTHONPATH`` set only if the child needs it."""
+    env = dict(os.environ)
+    found, child_path = _netlesson_seen_by(sys.executable, env, os.getcwd())
+    path = _child_pythonpath(_PACKAGE_DIR, found, child_path, env.get("PYTHONPATH"))
+    if path is not None:
+        env["PYTHONPATH"] = path
+    return env
+
 
 class EchoServerProcess:
     """One echo server running in a child process; a context manager.
@@ -439,11 +506,7 @@ class EchoServerProcess:
         """Start the child and wait (at most *timeout* s) for it to announce its port."""
         if self.process is not None:
             raise RuntimeError("this server process was already started; make a new one")
-        env = dict(os.environ)
-        # The child must import this very package, installed or not.
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        env = _child_env()  # the child must import this very package, installed or not
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

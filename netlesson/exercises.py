@@ -12,12 +12,16 @@ failed test cell, so the same call grades the notebook.
 
 Promises every checker keeps, because a test cell runs in a student's kernel:
 
-* **It never hangs.**  Every socket has a timeout, and student functions run in
-  a worker thread that is given a deadline.  A call that misses it is reported
+* **It never hangs.**  Every socket has a timeout, and student code runs in
+  a worker thread that is given a deadline -- their functions, and the
+  constructor of their server class too (an ``__init__`` that calls
+  ``self.serve_forever()`` never returns).  A call that misses it is reported
   ("did not return within 3 s ...") and, where possible, unblocked (its socket
-  is closed or sent a datagram) so the thread ends.
-* **It stops every server it starts**, also when the check fails, and ends the
-  connections those servers still hold.
+  is closed or sent a datagram, its ``serve_forever`` shut down) so the thread
+  ends.
+* **It stops every server it starts**, also when the check fails, with
+  :func:`netlesson.classroom.stop_serving` (the launcher's bounded stop
+  sequence), and ends the connections those servers still hold.
 * **Prints from other threads are held back.**  A student's handler that calls
   ``print`` runs in a server thread; in Jupyter such output lands in whatever
   cell happens to be running.  While a check runs, output written by any
@@ -51,7 +55,8 @@ import threading
 import time
 import traceback
 
-from .classroom import request_shutdown
+from .classroom import stop_serving
+from .source import defining_class, display_filename
 
 __all__ = [
     "check_line_handler",
@@ -156,7 +161,7 @@ def _fail(message: str):
 
 
 class _Call:
-    """The outcome of running a student's callable with a deadline."""
+    """A student's callable running in a worker thread, and its outcome."""
 
     def __init__(self):
         self.done = threading.Event()
@@ -165,14 +170,30 @@ class _Call:
         self.seconds: float | None = None
         #: set when the deadline passed (even if the call was then unblocked)
         self.missed_deadline = False
+        self.thread: threading.Thread | None = None
 
     @property
     def hung(self) -> bool:
         return self.missed_deadline or not self.done.is_set()
 
+    def wait(self, deadline: float) -> bool:
+        """Wait at most *deadline* s for the call to return; record a miss."""
+        if not self.done.wait(deadline):
+            self.missed_deadline = True
+        return not self.missed_deadline
 
-def _call_with_deadline(func, *args, timeout: float = CALL_TIMEOUT, **kwargs) -> _Call:
-    """Run ``func(*args, **kwargs)`` in a daemon thread; wait at most *timeout* s."""
+    def stack(self) -> list:
+        """Where the worker thread is right now (outermost frame first); ``[]`` once it ended."""
+        frame = sys._current_frames().get(self.thread.ident) if self.thread else None
+        return traceback.extract_stack(frame) if frame is not None else []
+
+
+def _start_call(func, *args, **kwargs) -> _Call:
+    """Start ``func(*args, **kwargs)`` in a daemon thread and return at once.
+
+    For a call that must run alongside the checker (a ``send_msg`` that blocks
+    until the other side reads); wait for it with :meth:`_Call.wait`.
+    """
     call = _Call()
 
     def run():
@@ -185,27 +206,50 @@ def _call_with_deadline(func, *args, timeout: float = CALL_TIMEOUT, **kwargs) ->
             call.seconds = time.monotonic() - t0
             call.done.set()
 
-    threading.Thread(target=run, name="netlesson-check-call", daemon=True).start()
-    if not call.done.wait(timeout):
-        call.missed_deadline = True
+    name = getattr(func, "__name__", type(func).__name__)
+    call.thread = threading.Thread(target=run, name=f"netlesson-check-call-{name}", daemon=True)
+    call.thread.start()
     return call
 
 
-_SKIP_FILES = ("/socketserver.py", "/socket.py", "/threading.py", "/selectors.py")
+def _call_with_deadline(func, *args, deadline: float = CALL_TIMEOUT, **kwargs) -> _Call:
+    """Run ``func(*args, **kwargs)`` in a daemon thread; wait at most *deadline* s.
+
+    *deadline* is keyword-only and named so that every other keyword -- a
+    ``timeout=`` above all -- goes to the student's function unchanged.
+    """
+    call = _start_call(func, *args, **kwargs)
+    call.wait(deadline)
+    return call
+
+
+#: Files whose frames never explain a student's mistake (as display_filename names them).
+_SKIP_FILES = frozenset({"socketserver.py", "socket.py", "threading.py", "selectors.py"})
+
+
+def _student_frame(frames) -> str:
+    """``' (line 7 of your cell: data = ...)'`` -- the innermost of *frames* in the student's code.
+
+    *frames* are ``traceback.FrameSummary`` objects, outermost first.  Files
+    are named by :func:`netlesson.source.display_filename`, so a notebook cell
+    is "your cell" and any other file is named as the import system names it
+    (``netlesson/framing.py``), never by a path of this machine.
+    """
+    own = display_filename(__file__)
+    for frame in reversed(frames):
+        shown = display_filename(frame.filename)
+        if shown == own or shown in _SKIP_FILES:
+            continue
+        code = f": {frame.line.strip()}" if frame.line else ""
+        if shown == "notebook cell":
+            return f" (line {frame.lineno} of your cell{code})"
+        return f" ({shown}, line {frame.lineno}{code})"
+    return ""
 
 
 def _where(exc: BaseException) -> str:
-    """``' (line 7 of your cell: data = ...)'`` -- the innermost frame in the student's code."""
-    here = __file__.rsplit(".", 1)[0]
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        name = frame.filename
-        if name.rsplit(".", 1)[0] == here or name.endswith(_SKIP_FILES):
-            continue
-        code = f": {frame.line.strip()}" if frame.line else ""
-        if "ipykernel" in name or name.startswith("<"):
-            return f" (line {frame.lineno} of your cell{code})"
-        return f" ({name.replace(chr(92), '/').rsplit('/', 1)[-1]}, line {frame.lineno}{code})"
-    return ""
+    """Where *exc* was raised in the student's code: see :func:`_student_frame`."""
+    return _student_frame(traceback.extract_tb(exc.__traceback__))
 
 
 def _describe_exception(exc: BaseException) -> str:
@@ -286,10 +330,44 @@ class _CheckTCPServer(_CheckMixIn, socketserver.ThreadingTCPServer):
 
 
 def _make_server(server_class, handler_class, what: str):
-    try:
-        return server_class((LOOPBACK, 0), handler_class)
-    except Exception as exc:
-        _fail(f"could not create the server for {what}: {_describe_exception(exc)}")
+    """``server_class((LOOPBACK, 0), handler_class)``, within :data:`CALL_TIMEOUT` seconds.
+
+    The constructor runs the student's ``__init__``, which may never return --
+    most often because it calls ``self.serve_forever()``.  So it runs in a
+    worker thread, the way ``type.__call__`` does it (``__new__``, then
+    ``__init__``) but keeping the new object: if ``__init__`` misses the
+    deadline, :func:`stop_serving` shuts down the ``serve_forever`` it started
+    (that ends the worker) and closes the socket.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    address = (LOOPBACK, 0)
+    made = []
+
+    def construct():
+        server = server_class.__new__(server_class, address, handler_class)
+        made.append(server)
+        if isinstance(server, server_class):
+            server.__init__(address, handler_class)
+        return server
+
+    call = _call_with_deadline(construct, deadline=CALL_TIMEOUT)
+    if call.hung:
+        stack = call.stack()  # before it is unblocked
+        if made and hasattr(made[0], "socket"):
+            stop_serving(made[0], call.thread, timeout=1.0)
+        serving = any(frame.name == "serve_forever" for frame in stack)
+        if serving:
+            why = ("serve_forever() blocks: it serves until the server is shut down, so "
+                   "__init__ never returns. Do not call it in __init__; start it from outside, "
+                   "once the server is created (this check starts it itself)")
+        else:
+            why = ("__init__ should only set the server up; anything that waits (a loop, a "
+                   "recv(), a join(), serve_forever()) does not belong there")
+        _fail(f"could not create the server for {what}: your __init__ did not return within "
+              f"{CALL_TIMEOUT:g} s{_student_frame(stack)}: {why}")
+    if call.error is not None:
+        _fail(f"could not create the server for {what}: {_describe_exception(call.error)}")
+    return call.value
 
 
 @contextlib.contextmanager
@@ -311,22 +389,21 @@ def _serving(server):
 
 
 def _stop(server, thread: threading.Thread) -> None:
-    if thread.is_alive():
-        if not request_shutdown(server):  # pragma: no cover - Python without the private flag
-            threading.Thread(target=server.shutdown, daemon=True).start()
-        thread.join(2.0)
+    """Stop and close a check server (bounded), then end connections its handlers still hold.
+
+    :func:`stop_serving` ends the connections of netlesson's classroom servers
+    only; a check server knows its handlers' requests itself (``_nl_active``).
+    They are ended after the listening socket is closed, so no new one arrives.
+    """
+    stop_serving(server, thread, timeout=2.0)
     with server._nl_cond:
         requests = list(server._nl_active.values())
-    for request in requests:  # end connections a handler still holds
+    for request in requests:
         if isinstance(request, socket.socket):
             try:
                 request.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-    closer = threading.Thread(target=server.server_close, name="netlesson-check-close",
-                              daemon=True)
-    closer.start()
-    closer.join(2.0)
     server._nl_wait_idle(1.0)
 
 
@@ -732,7 +809,8 @@ def _run_udp_client(func, server, data: bytes, timeout: float, retries: int) -> 
     """Call ``func(address, data, timeout=, retries=)``; a hung client is reported and woken."""
     __tracebackhide__ = True  # noqa: F841
     limit = (retries + 1) * timeout + 2.0
-    call = _call_udp(func, server.server_address, data, timeout, retries, limit)
+    call = _call_with_deadline(func, server.server_address, data, timeout=timeout,
+                               retries=retries, deadline=limit)
     if call.hung:
         server.wake_clients()
         call.done.wait(1.0)
@@ -740,25 +818,6 @@ def _run_udp_client(func, server, data: bytes, timeout: float, retries: int) -> 
               f"return within {limit:g} s. A UDP reply may never come: give the socket a "
               f"timeout (sock.settimeout(timeout)) so recvfrom() raises TimeoutError instead of "
               f"waiting forever")
-    return call
-
-
-def _call_udp(func, address, data, timeout, retries, limit) -> _Call:
-    call = _Call()
-
-    def run():
-        t0 = time.monotonic()
-        try:
-            call.value = func(address, data, timeout=timeout, retries=retries)
-        except BaseException as exc:
-            call.error = exc
-        finally:
-            call.seconds = time.monotonic() - t0
-            call.done.set()
-
-    threading.Thread(target=run, name="netlesson-check-udp-client", daemon=True).start()
-    if not call.done.wait(limit):
-        call.missed_deadline = True
     return call
 
 
@@ -875,11 +934,16 @@ MRO_QUESTIONS = (
 
 
 def mro_supplier(cls, attribute: str):
-    """The first class in ``cls.__mro__`` whose own ``__dict__`` has *attribute*."""
-    for klass in cls.__mro__:
-        if attribute in vars(klass):
-            return klass
-    raise AttributeError(f"no class in {cls.__name__}.__mro__ defines {attribute!r}")
+    """The first class in ``cls.__mro__`` whose own ``__dict__`` has *attribute*.
+
+    :func:`netlesson.source.defining_class` (which the MRO diagrams use too),
+    except that a name no class defines is an ``AttributeError``: every
+    question of exercise 3 has an answer.
+    """
+    supplier = defining_class(cls, attribute)
+    if supplier is None:
+        raise AttributeError(f"no class in {cls.__name__}.__mro__ defines {attribute!r}")
+    return supplier
 
 
 def _answer_name(answer) -> str | None:
@@ -950,13 +1014,13 @@ def _close_quietly(*socks):
             pass
 
 
-def _call_on_socket(func, sock, *args, timeout: float = CALL_TIMEOUT) -> _Call:
+def _call_on_socket(func, sock, *args, deadline: float = CALL_TIMEOUT) -> _Call:
     """Call a student's socket function; if it hangs, close *sock* to free the thread.
 
     Closing the socket makes a blocked ``recv`` (or a loop that keeps calling
     it after the peer closed) raise ``OSError``, so the worker thread ends.
     """
-    call = _call_with_deadline(func, sock, *args, timeout=timeout)
+    call = _call_with_deadline(func, sock, *args, deadline=deadline)
     if call.hung:
         _close_quietly(sock)
         call.done.wait(1.0)
@@ -1032,7 +1096,7 @@ def check_recvall(recvall) -> None:
         if second.hung or second.value != b"B" * 5:
             _fail("after recvall(sock, 10), the next recvall(sock, 5) should return b'BBBBB'; "
                   "it did not: do not keep bytes beyond n for yourself")
-        zero = _call_on_socket(recvall, b, 0, timeout=1.0)
+        zero = _call_on_socket(recvall, b, 0, deadline=1.0)
         if zero.hung or zero.error is not None or zero.value != b"":
             _fail("recvall(sock, 0) should return b'' at once (nothing to read)")
 
@@ -1138,12 +1202,28 @@ def check_length_prefix(send_msg, recv_msg) -> None:
     a, b = _tcp_pair()
     try:
         big = b"0123456789" * 20000
-        sender = _call_with_deadline(send_msg, a, big, timeout=0)
-        call = _call_on_socket(recv_msg, b)
-        sender.done.wait(CALL_TIMEOUT)
-        if call.hung or call.value != big:
+        sending = f"send_msg(sock, <a {len(big)}-byte message>)"
+        # send_msg blocks until recv_msg has read most of it: both run at once
+        sender = _start_call(send_msg, a, big)
+        receiver = _call_with_deadline(recv_msg, b)
+        # an error send_msg raised by now is its own; after we close b below,
+        # its sendall fails because of us
+        sender_failed = sender.done.is_set() and sender.error is not None
+        if receiver.hung:
+            _close_quietly(b)
+            receiver.done.wait(1.0)
+        sender.wait(CALL_TIMEOUT)
+        if sender_failed or (sender.error is not None and not receiver.hung):
+            _fail(f"{sending} raised {_describe_exception(sender.error)}. The 4-byte prefix "
+                  f"can announce up to {2**32 - 1} bytes: send any such message whole, the "
+                  f"prefix and then the payload (sendall sends all of it)")
+        if receiver.hung or receiver.error is not None or receiver.value != big:
+            still = "" if sender.done.is_set() else f" (and {sending} had not returned either)"
             _fail(f"a {len(big)}-byte message sent with your send_msg did not come back whole "
-                  f"from your recv_msg")
+                  f"from your recv_msg: it {_outcome(receiver)}{still}")
+        if sender.hung:
+            _fail(f"your recv_msg read the whole {len(big)}-byte message, but {sending} did not "
+                  f"return within {CALL_TIMEOUT:g} s: return once everything is sent")
     finally:
         _close_quietly(a, b)
 
@@ -1167,8 +1247,7 @@ class _OneShotUpperHandler(socketserver.BaseRequestHandler):
 def _allow_list_server(server_class):
     __tracebackhide__ = True  # noqa: F841
     _require_class(server_class, socketserver.TCPServer, "your server class")
-    if "verify_request" not in {name for klass in server_class.__mro__
-                                if klass is not socketserver.BaseServer for name in vars(klass)}:
+    if defining_class(server_class, "verify_request") in (None, socketserver.BaseServer):
         _fail(f"{server_class.__name__} does not override verify_request: write "
               f"def verify_request(self, request, client_address) in the class")
     allowed = getattr(server_class, "allowed_hosts", None)

@@ -18,6 +18,14 @@ students get and how they are scored is exactly what nbgrader would do:
   notebook: points, maximum points, a status, and the feedback the checkers
   gave (the text of each failed test cell's ``AssertionError``).
 
+A course directory kept with ``--course-dir`` may be graded into again:
+each :func:`grade` first removes what an earlier run left there (autograded
+notebooks, feedback, logs), and afterwards sets the automatic scores of every
+notebook it could not grade (or that was not handed in) to 0 in the gradebook.  So a student whose notebook
+nbgrader never reached this time (it was stopped, or crashed first) shows up as
+``error`` -- in the CSV and in the gradebook -- never with the score of an
+earlier run, while scores adjusted by hand in nbgrader's formgrader are kept.
+
 Submissions are laid out as nbgrader's ``submitted/`` directory is::
 
     SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb
@@ -279,16 +287,19 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None, assignment:
     One row per student and exercise notebook (:data:`CSV_FIELDS`).  *timeout*
     is the time one cell may run.  *course_dir* keeps the nbgrader course
     directory (gradebook, autograded notebooks, logs); by default it is
-    temporary.
+    temporary.  A given *course_dir* may be reused: what an earlier run left in
+    it is removed first (:func:`_forget_earlier_grading`), and the gradebook's
+    automatic scores of the notebooks this run could not grade, or that were
+    not handed in, are reset (:func:`_zero_ungraded`): every score and every
+    reason comes from this run.
     """
     students = find_submissions(submissions_dir, assignment)
     out_csv = Path(out_csv)
     with _course_dir(course_dir) as course:
+        _forget_earlier_grading(course)
         build_course(course, source_dir, assignment=assignment, timeout=timeout, log=log)
         notebooks = [p.stem for p in sorted((course / "release" / assignment).glob("*.ipynb"))]
         submitted_root = course / "submitted"
-        if submitted_root.exists():
-            shutil.rmtree(submitted_root)
         for student, folder in students.items():
             shutil.copytree(folder, submitted_root / student / assignment,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -312,6 +323,9 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None, assignment:
                     errors[(student, nb)] = _failure_reason(course / "logs" /
                                                             f"autograde-{student}-{nb}.log",
                                                             proc.returncode)
+        _zero_ungraded(course, assignment,
+                       set(errors) | {(student, nb) for student in students for nb in notebooks
+                                      if not _submitted(course, student, assignment, nb)})
         results = _collect(course, assignment, list(students), notebooks, errors, timeout)
     _write_csv(out_csv, results)
     if log is not None:
@@ -320,6 +334,55 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None, assignment:
             log(f"{student}: {_number(sum(r.points for r in rows))} / "
                 f"{_number(sum(r.max_points for r in rows))}")
     return out_csv
+
+
+#: What an earlier :func:`grade` run leaves in a course directory, besides the
+#: gradebook.  Each would otherwise pass for a result of this run: an
+#: autograded notebook makes a student look graded (and sends :func:`_collect`
+#: to the gradebook for their old score), an old feedback page shows old
+#: results, and an old log's "Kernel died" would explain a new failure.
+_GRADING_RECORDS = ("submitted", "autograded", "feedback", "logs")
+
+
+def _forget_earlier_grading(course: Path) -> None:
+    """Remove :data:`_GRADING_RECORDS` from *course*, so all results come from this run.
+
+    The gradebook stays: nbgrader updates the scores of every notebook it
+    grades, and keeps the ones adjusted by hand; :func:`_zero_ungraded` deals
+    with the rest.
+    """
+    for name in _GRADING_RECORDS:
+        path = course / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _zero_ungraded(course: Path, assignment: str, ungraded) -> None:
+    """Set the automatic scores of *ungraded* ``(student, notebook)`` pairs to 0 in the gradebook.
+
+    They are the notebooks this run could not grade or that were not handed
+    in.  nbgrader leaves a notebook it fails on, or a student it never reached,
+    as it was -- with an earlier run's scores, if there was one.  Zero is what
+    nbgrader itself gives a notebook that was not handed in, and it makes the
+    gradebook (and the formgrader) agree with the CSV, where such a notebook
+    has 0 points.  Scores set by hand (``manual_score``) are left alone.
+    """
+    if not ungraded:
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+        for student, notebook in sorted(ungraded):
+            try:
+                submission = gb.find_submission_notebook(notebook, assignment, student)
+            except MissingEntry:
+                continue
+            for grade in submission.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 def _count_code_cells(path: Path) -> int:
@@ -456,7 +519,8 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help=f"nbgrader assignment name (default {ASSIGNMENT})")
     parser.add_argument("--course-dir", default=None,
                         help="keep the nbgrader course directory (gradebook, autograded "
-                             "notebooks, logs) here (default: temporary)")
+                             "notebooks, logs) here (default: temporary); it may hold an "
+                             "earlier run, whose results are replaced")
     return parser
 
 

@@ -239,6 +239,57 @@ def test_a_hanging_or_crashing_notebook_costs_only_that_notebook(graded):
     assert total(graded, "alice")[0] == total(graded, "alice")[1]
 
 
+def test_a_reused_course_dir_never_passes_off_an_earlier_runs_results(graded, released,
+                                                                      tmp_path, monkeypatch):
+    """The second run's nbgrader never reaches a student (stopped, or crashed first).
+
+    The first run (``graded``) left alice's autograded ex03 with full points
+    and dave's ex02 log saying his kernel died; neither may show up now, in
+    the CSV or in the gradebook.
+    nbgrader's autograde is replaced by a run that fails before grading
+    anyone, so the test costs one ``generate_assignment``, not a grading run.
+    """
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    shutil.copytree(graded.course, course, symlinks=True)
+    assert (course / "autograded" / "alice" / "exercises" / "ex03_mro_supplier.ipynb").is_file()
+    old_log = (course / "logs" / "autograde-dave-ex02_udp_retry.log").read_text()
+    assert "DeadKernelError" in old_log or "Kernel died" in old_log
+    subs = tmp_path / "submitted"
+    submit(released.dir, SOURCE, subs / "alice" / instructor.ASSIGNMENT,
+           {"ex03_mro_supplier": "solved"})
+    submit(released.dir, SOURCE, subs / "dave" / instructor.ASSIGNMENT,
+           {"ex02_udp_retry": "solved"})
+
+    real_nbgrader = instructor._nbgrader
+
+    def autograde_reaches_nobody(course_dir, args, **kwargs):
+        if args[0] != "autograde":
+            return real_nbgrader(course_dir, args, **kwargs)
+        return subprocess.CompletedProcess(args, returncode=1)
+
+    monkeypatch.setattr(instructor, "_nbgrader", autograde_reaches_nobody)
+    path = instructor.grade(subs, tmp_path / "grades.csv", source_dir=SOURCE, course_dir=course,
+                            timeout=TIMEOUT)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(f)}
+    for key in (("alice", "ex03_mro_supplier"), ("dave", "ex02_udp_retry")):
+        row = rows[key]
+        assert (row["status"], float(row["points"])) == ("error", 0), key
+        assert row["feedback"] == ("nbgrader could not grade this notebook; see the autograde "
+                                   "log in the course directory"), key
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", instructor.COURSE_ID) as gb:
+        for student, notebook in (("alice", "ex03_mro_supplier"), ("dave", "ex02_udp_retry"),
+                                  ("alice", "ex01_line_echo")):  # not handed in this time
+            assert gb.find_submission_notebook(notebook, "exercises", student).score == 0
+        # students this run did not grade keep what the first run gave them
+        assert gb.find_submission_notebook("ex01_line_echo", "exercises", "bob").score == \
+            float(graded.by[("bob", "ex01_line_echo")]["max_points"]) > 0
+
+
 def test_grading_keeps_nbgraders_own_records_in_the_course_dir(graded):
     from nbgrader.api import Gradebook
 

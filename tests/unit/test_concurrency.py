@@ -5,6 +5,7 @@ comes back, that every process ends); how fast each kind is belongs in
 benchmarks/, not in assertions.
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -208,6 +209,66 @@ def test_command_line_serve_prints_the_port_and_exits_at_end_of_input():
             proc.wait(TIMEOUT)
         proc.stdout.close()
         proc.stderr.close()
+
+
+# -- which package the child imports -------------------------------------------
+
+
+def test_an_installed_package_gets_no_pythonpath(tmp_path):
+    """A non-editable install: the parent directory is site-packages, which must not go first."""
+    stdlib, site = str(tmp_path / "lib" / "python3"), str(tmp_path / "lib" / "site-packages")
+    package = os.path.join(site, "netlesson")
+    assert concurrency._child_pythonpath(package, package, ["", stdlib, site], None) is None
+    assert concurrency._child_pythonpath(package, package, ["", stdlib, site], "/extra") is None
+
+
+def test_a_plain_source_checkout_is_put_on_the_pythonpath(tmp_path):
+    checkout = str(tmp_path / "checkout")
+    package = os.path.join(checkout, "netlesson")
+    child_path = ["", str(tmp_path / "lib" / "python3"), str(tmp_path / "site-packages")]
+    assert concurrency._child_pythonpath(package, None, child_path, None) == checkout
+    assert concurrency._child_pythonpath(package, None, child_path, "/extra") == \
+        checkout + os.pathsep + "/extra"
+
+
+def test_another_copy_of_the_package_is_overridden_only_from_outside_its_path(tmp_path):
+    site = str(tmp_path / "site-packages")
+    other = os.path.join(site, "netlesson")
+    checkout = os.path.join(str(tmp_path / "checkout"), "netlesson")
+    # an older install elsewhere: the checkout goes first, as the parent imported it
+    assert concurrency._child_pythonpath(checkout, other, [site], None) == \
+        os.path.dirname(checkout)
+    # our own directory is on the path but shadowed (by the working directory, say):
+    # putting it first would also put it before the standard library
+    ours = os.path.join(site, "netlesson")
+    assert concurrency._child_pythonpath(ours, str(tmp_path / "cwd" / "netlesson"),
+                                         ["", site], None) is None
+
+
+def test_this_interpreter_finds_the_package_itself_so_the_child_env_is_unchanged(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/nonexistent-netlesson-test")
+    found, child_path = concurrency._netlesson_seen_by(sys.executable, dict(os.environ),
+                                                       os.getcwd())
+    assert os.path.realpath(found) == os.path.realpath(os.path.dirname(concurrency.__file__))
+    assert "/nonexistent-netlesson-test" in child_path
+    assert concurrency._child_env()["PYTHONPATH"] == "/nonexistent-netlesson-test"
+
+
+def test_a_child_that_cannot_find_the_package_is_given_its_checkout(tmp_path):
+    """``python -S`` (no site-packages) in another directory stands in for a plain checkout."""
+    bare = tmp_path / "python-S"
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    found, child_path = concurrency._netlesson_seen_by(str(bare), env, str(tmp_path))
+    assert found is None and child_path
+    path = concurrency._child_pythonpath(concurrency._PACKAGE_DIR, found, child_path, None)
+    assert path == os.path.dirname(concurrency._PACKAGE_DIR)
+    out = subprocess.run(
+        [str(bare), "-c", "import netlesson.concurrency as c; print(c.__file__)"],
+        env=dict(env, PYTHONPATH=path), cwd=tmp_path, capture_output=True, text=True,
+        timeout=TIMEOUT * 4, check=True).stdout
+    assert os.path.realpath(out.strip()) == os.path.realpath(concurrency.__file__)
 
 
 # -- measuring clients --------------------------------------------------------

@@ -9,9 +9,12 @@ that the checker says *why* it is wrong, not merely that it fails.
 
 from __future__ import annotations
 
+import linecache
+import os
 import socket
 import socketserver
 import struct
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -272,7 +275,8 @@ def test_udp_checker_explains_a_client_without_timeout():
     message = failure(exercises.check_udp_request, udp_without_timeout)
     assert "did not return within" in message and "sock.settimeout(timeout)" in message
     time.sleep(0.2)  # the checker woke the blocked recvfrom with a datagram
-    assert not any(t.name == "netlesson-check-udp-client" for t in threading.enumerate())
+    assert not any(t.name == "netlesson-check-call-udp_without_timeout"
+                   for t in threading.enumerate())
 
 
 def udp_single_try(address, data, timeout=0.5, retries=3):
@@ -487,7 +491,7 @@ def test_recvall_checker_explains_a_loop_that_ignores_the_end_of_the_stream():
     message = failure(exercises.check_recvall, spins)
     assert "never returned" in message and "Raise EOFError" in message
     time.sleep(0.2)  # the checker closed the socket: the spinning thread has ended
-    assert not any(t.name == "netlesson-check-call" for t in threading.enumerate())
+    assert not any(t.name == "netlesson-check-call-spins" for t in threading.enumerate())
 
 
 def test_recvall_checker_explains_returning_a_short_message():
@@ -566,6 +570,33 @@ def test_length_prefix_checker_wants_empty_messages_kept(ex04):
 
     message = failure(exercises.check_length_prefix, ex04["send_msg"], empty_is_none)
     assert "an empty message (prefix 0, no payload) should come back as b''" in message
+
+
+def test_length_prefix_checker_reports_send_msgs_own_exception(ex04):
+    def refuses_big(sock, payload):
+        if len(payload) > 65535:
+            raise ValueError("payload too big for this protocol")
+        ex04["send_msg"](sock, payload)
+
+    message = failure(exercises.check_length_prefix, refuses_big, ex04["recv_msg"])
+    assert "send_msg(sock, <a 200000-byte message>) raised ValueError: payload too big " \
+           "for this protocol (test_exercises.py, line" in message
+    assert "did not come back whole" not in message
+
+
+def test_length_prefix_checker_says_what_recv_msg_did_with_a_big_message(ex04):
+    recvall = ex04["recvall"]
+
+    def capped(sock):  # right for small messages; stops after 64 KiB
+        first = sock.recv(1)
+        if not first:
+            return None
+        size = struct.unpack("!I", first + recvall(sock, 3))[0]
+        return recvall(sock, min(size, 65536))
+
+    message = failure(exercises.check_length_prefix, ex04["send_msg"], capped)
+    assert "did not come back whole from your recv_msg: it returned b'0123456789" in message
+    assert "(65536 bytes)" in message
 
 
 # ---------------------------------------------------------------------------
@@ -753,12 +784,102 @@ def test_visitor_checker_explains_the_released_stub(ex06):
     assert "could not create the server for StubServer: NotImplementedError" in message
 
 
+class ServesInInit(socketserver.ThreadingTCPServer):
+    """Starts serving inside its constructor: the cell that creates it never finishes."""
+
+    def __init__(self, server_address, handler):
+        super().__init__(server_address, handler)
+        self.count = 0
+        self.lock = threading.Lock()
+        self.serve_forever()
+
+
+@pytest.mark.timeout(30)
+def test_a_server_that_serves_forever_in_its_init_is_reported_not_waited_for(ex06):
+    message = failure(exercises.check_visitor_greeting, ServesInInit, ex06["VisitorHandler"])
+    assert "could not create the server for ServesInInit: your __init__ did not return " \
+           "within 3 s (test_exercises.py, line" in message
+    assert "self.serve_forever()" in message and "start it from outside" in message
+    time.sleep(0.2)  # the checker shut the server down: __init__ has returned
+    assert not any(t.name.startswith("netlesson-check-call") for t in threading.enumerate())
+
+
+@pytest.mark.timeout(30)
+def test_a_server_whose_init_waits_is_reported_with_the_waiting_line(ex05):
+    release = threading.Event()
+
+    class WaitsInInit(ex05["AllowListServer"]):
+        def __init__(self, server_address, handler):
+            super().__init__(server_address, handler)
+            release.wait()  # waits for something that never happens
+
+    try:
+        message = failure(exercises.check_verify_request, WaitsInInit)
+    finally:
+        release.set()
+    assert "could not create the server for WaitsInInit: your __init__ did not return " \
+           "within 3 s" in message
+    assert "release.wait()" in message and "serve_forever() blocks" not in message
+
+
 def test_udp_retry_checker_reports_an_exception_as_it_is():
     def stub(address, data, timeout=0.5, retries=3):
         raise NotImplementedError()
 
     message = failure(exercises.check_udp_request_retries, stub)
     assert "drops the first 2 datagrams, udp_request raised NotImplementedError" in message
+
+
+# ---------------------------------------------------------------------------
+# the checkers' own machinery
+# ---------------------------------------------------------------------------
+def test_the_deadline_helper_passes_timeout_on_to_the_students_function():
+    def wants_timeout(address, *, timeout):
+        return (address, timeout)
+
+    call = exercises._call_with_deadline(wants_timeout, "here", timeout=7, deadline=2.0)
+    assert call.error is None and call.value == ("here", 7) and not call.hung
+
+
+def raise_in_file(filename: str) -> str:
+    """Raise an error from code that *filename* claims to hold; what the checkers say of it."""
+    source = "def f():\n    raise ValueError('bad')\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        namespace["f"]()
+    except ValueError as exc:
+        return exercises._describe_exception(exc)
+    finally:
+        linecache.cache.pop(filename, None)
+    raise AssertionError("f() did not raise")
+
+
+def test_an_error_in_a_notebook_cell_is_placed_in_the_cell():
+    # ipykernel compiles each cell to a file in a directory named ipykernel_<pid>
+    shown = raise_in_file(os.path.join(tempfile.gettempdir(), "ipykernel_4242", "2718281828.py"))
+    assert shown == "ValueError: bad (line 2 of your cell: raise ValueError('bad'))"
+
+
+def test_an_error_inside_ipykernel_itself_is_not_called_your_cell():
+    import ipykernel
+
+    shown = raise_in_file(os.path.join(os.path.dirname(ipykernel.__file__), "kernel_helper.py"))
+    assert shown == "ValueError: bad (ipykernel/kernel_helper.py, line 2: raise ValueError('bad'))"
+
+
+def test_an_error_in_a_library_module_names_its_package():
+    from netlesson import framing
+
+    a, b = socket.socketpair()
+    with a, b:
+        a.settimeout(2.0)
+        b.settimeout(2.0)
+        a.close()
+        with pytest.raises(EOFError) as info:
+            framing.recvall(b, 4)
+    assert "(netlesson/framing.py, line " in exercises._describe_exception(info.value)
 
 
 # ---------------------------------------------------------------------------
