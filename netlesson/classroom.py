@@ -245,7 +245,8 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
 
     Returns the threads still alive at the deadline (the serving thread, the
     closer, or handler threads); an empty list means everything ended.  The
-    listening socket is closed by then either way.  *log*, if given, is called
+    listening socket is closed by then either way (``server_close`` is given
+    at least 50 ms for that, even when the budget is spent).  *log*, if given, is called
     with one line explaining what is still running.
     """
     deadline = time.monotonic() + timeout
@@ -260,12 +261,16 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
         thread.join(left())
         if thread.is_alive():
             alive.append(thread)
-    if isinstance(server, ClassroomServerMixIn):
-        server.close_open_requests()
+    close_open = getattr(server, "close_open_requests", None)
+    if close_open is not None:
+        close_open()
     closer = threading.Thread(target=server.server_close, name="netlesson-server-close",
                               daemon=True)
     closer.start()
-    closer.join(left())
+    # server_close() closes the listening socket first and only then joins
+    # handler threads: a short minimum wait lets that first step finish even
+    # when the serving thread used up the whole budget.
+    closer.join(max(left(), 0.05))
     if closer.is_alive():
         alive.append(closer)
         if log is not None:

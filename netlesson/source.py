@@ -215,7 +215,21 @@ def where(obj: Any) -> str:
     """
     target = _unwrap(obj)
     _, start = _getsourcelines(obj, target)
-    return f"{display_filename(inspect.getsourcefile(target))}:{max(start, 1)}"
+    return f"{_source_filename(target)}:{max(start, 1)}"
+
+
+def _source_filename(target: Any) -> str:
+    """The display name of the file *target*'s source was read from.
+
+    :func:`inspect.getsourcefile` is ``None`` for code whose file exists neither on
+    disk nor in :mod:`linecache`'s cache although :func:`inspect.getsourcelines`
+    still finds its lines -- e.g. a function defined in a doctest, whose
+    ``<doctest name[0]>`` lines doctest serves through a patched ``linecache``.
+    :func:`inspect.getfile` still names it; without this fallback such code would be
+    shown as ``<unknown>``.  :func:`where` and :func:`show_source` share this rule,
+    so both always name the same file.
+    """
+    return display_filename(inspect.getsourcefile(target) or inspect.getfile(target))
 
 
 def _getsourcelines(obj: Any, target: Any) -> tuple[list[str], int]:
@@ -468,7 +482,7 @@ def show_source(
     raw_lines, start = _getsourcelines(obj, target)
     start = max(start, 1)  # inspect reports modules as starting at line 0
     texts = [text.rstrip("\r\n") for text in raw_lines]
-    filename = display_filename(inspect.getsourcefile(target) or inspect.getfile(target))
+    filename = _source_filename(target)
     qualname = _qualname(target)
     version = platform.python_version()
 

@@ -54,8 +54,22 @@ Python (line numbers differ between Python versions, and the text says which ver
 it is).
 
 The hooks are removed in a ``finally``: after a trace -- successful or not --
-``sys.getprofile()`` and ``threading.getprofile()`` are what they were before, the
-server is closed and its threads have ended.
+``sys.getprofile()`` and ``threading.getprofile()`` are what they were before.  A
+thread started while the trace ran got the hook from :func:`threading.setprofile`
+(restoring it only affects threads started later): the trace's own handler thread,
+but also, say, a handler thread of another background server in the same notebook.
+Such a thread takes the hook off itself at its next call after the trace, putting
+back the profiler it would have had, so it neither runs slowed down for the rest
+of its life nor keeps the trace's recorder and closed server alive.
+
+The server is stopped with :func:`netlesson.classroom.stop_serving`, and every wait
+-- the client's, the wait for the handler, the stop -- shares one deadline:
+*timeout* seconds from the request, plus at most :data:`_STOP_GRACE` seconds to
+stop the server if the request used them all.  Normally every thread has ended by
+then.  A handler that never returns cannot be ended from outside: then
+``server_close()`` is still attempted (in a helper thread, because it would wait
+for that handler), the listening socket is closed so the port is free, and the
+:class:`TraceError` names the threads that were still running.
 """
 
 from __future__ import annotations
@@ -72,8 +86,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from . import tcp, udp
-from .classroom import make_server, request_shutdown
-from .errors import ReplyTimeout, ServerNotResponding
+from .classroom import make_server, stop_serving
+from .errors import ServerNotResponding
+from .serverlog import describe_bytes
 from .source import display_filename
 
 __all__ = [
@@ -114,11 +129,20 @@ MAIN_PATH = (
 #: same calls on every run (each timeout would add a ``service_actions`` call).
 _POLL_INTERVAL = 30.0
 
+#: At most this long (and never longer than the trace's own timeout) is added to the
+#: deadline to stop the server when the request itself used up the whole timeout:
+#: a serving thread needs a few milliseconds to leave ``serve_forever``.
+_STOP_GRACE = 1.0
+
 _PHASES = {"main": "construct", "serve_forever": "serve", "handler": "handle"}
 
 
 class TraceError(RuntimeError):
     """The traced request did not complete (the handler never finished, or hung)."""
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -253,12 +277,22 @@ class _Recorder:
     # The hook itself: called for every event in every hooked thread, so it does
     # as little as possible for frames it does not record.
     def hook(self, frame, event, arg):
+        if not self.active:
+            # The trace is over, but this thread was started while
+            # threading.setprofile(hook) was in force, and restoring threading's
+            # profiler does not reach threads that already run.  Take the hook off
+            # this thread and put back the profiler it would have had (``chain``:
+            # threading's profiler from before the trace).
+            chain = self.chain
+            sys.setprofile(chain)
+            if chain is not None:
+                chain(frame, event, arg)
+            return
         if event == "call":
             code = frame.f_code
             if code in self.codes:
-                if self.active:
-                    self._enter(frame)
-            elif code is _THREAD_START and self.active:
+                self._enter(frame)
+            elif code is _THREAD_START:
                 self._thread_started(frame)
         elif event == "return":
             if frame.f_code in self.codes:
@@ -597,19 +631,69 @@ def _tcp_request(address, message: bytes, timeout: float) -> bytes:
     Half-closing (``shutdown(SHUT_WR)``) tells a handler that loops ``recv`` until
     ``b''`` -- like the seed's -- that the conversation is over, so the handler's
     ``finish`` and the server's ``shutdown_request`` run and the trace is complete.
+
+    A connection the server resets (a handler that ended without reading the whole
+    message) ends the reply too.
+
+    The whole exchange gets *timeout* seconds.  The reply has no length: it ends
+    when the server closes the connection, which ``socketserver`` does after
+    ``handle()`` returns.  So running out of time means the handler has not
+    returned -- whatever it has sent by then -- and :class:`TraceError` says so
+    (not "the reply was too short": there is no expected length to fall short of).
     """
+    deadline = time.monotonic() + timeout
     reply = bytearray()
+
+    def time_left(sock: socket.socket) -> None:
+        left = _left(deadline)
+        if left <= 0:  # settimeout(0) would make the socket non-blocking instead
+            raise TimeoutError
+        sock.settimeout(left)
+
     with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(message)
-        sock.shutdown(socket.SHUT_WR)
+        try:
+            time_left(sock)
+            sock.sendall(message)
+        except TimeoutError:
+            raise TraceError(
+                f"could not send the {len(message)}-byte message within {timeout:g} s: the "
+                f"handler is not reading it (does handle() wait for something else first?)"
+            ) from None
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # ENOTCONN: see the reset below
+            pass
         while True:
             try:
+                time_left(sock)
                 chunk = sock.recv(65536)
             except TimeoutError:
-                raise ReplyTimeout(address, len(message), reply, timeout) from None
+                raise TraceError(_not_closed(reply, timeout)) from None
+            except ConnectionResetError:
+                # A handler that returns (or crashes) without reading the whole
+                # message: closing a socket with unread data sends a reset instead
+                # of a normal close.  The connection has ended all the same, and
+                # the trace -- with handle_error in it -- shows why.
+                return bytes(reply)
             if not chunk:
                 return bytes(reply)
             reply += chunk
+
+
+def _not_closed(reply: bytes | bytearray, timeout: float) -> str:
+    """Why a TCP trace ran out of time: the handler never closed the connection."""
+    if reply:
+        got = f"the handler sent {len(reply)} bytes ({describe_bytes(bytes(reply))}) but"
+    else:
+        got = "the handler sent nothing and"
+    return (
+        f"{got} never closed the connection within {timeout:g} s. The trace reads the "
+        f"reply until the server closes the connection, which socketserver does when "
+        f"handle() returns. The client had sent its whole message and shut down its "
+        f"sending side, so a handle() that reads until recv() returns b'' has seen the "
+        f"end. Is handle() waiting for more data, or for something else, instead of "
+        f"returning?"
+    )
 
 
 def _udp_request(address, message: bytes, timeout: float) -> bytes:
@@ -662,7 +746,9 @@ def _run(protocol: str, message: bytes, server_class: type, handler: type,
     serve_thread = None
     serve_errors: list[BaseException] = []
     reply = b""
-    stuck = False
+    deadline: float | None = None
+    failure: BaseException | None = None
+    still_running: list[str] = []
     try:
         # 1. construction, recorded on this thread
         sys.setprofile(recorder.hook)
@@ -685,49 +771,92 @@ def _run(protocol: str, message: bytes, server_class: type, handler: type,
         threading.setprofile(recorder.hook)
         serve_thread.start()
 
-        # 3. one real request
+        # 3. one real request; from here on every wait shares one deadline
+        deadline = time.monotonic() + timeout
         address = tuple(server.server_address[:2])
         reply = request(address, message, timeout)
-        if not recorder.handler_done.wait(timeout):
+        if not recorder.handler_done.wait(_left(deadline)):
             raise TraceError(
                 f"the client got its reply but the handler had not finished within {timeout:g} s "
                 f"(no shutdown_request was recorded): does handle() wait for more data?"
             )
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         try:
             if server is not None:
                 # A request the server already took is let finish, so its handler
-                # thread ends and server_close() has nothing to wait for.
-                if any(r[4] == "get_request" for r in recorder.raw):
-                    recorder.handler_done.wait(timeout)
-                if serve_thread is not None and serve_thread.is_alive():
-                    if not request_shutdown(server):  # pragma: no cover - renamed private flag
-                        server.shutdown()
-                    serve_thread.join(timeout)
-                for state in list(recorder.handler_states):
-                    if state.thread is not None:
-                        state.thread.join(timeout)
-                stuck = any(s.thread is not None and s.thread.is_alive() for s in recorder.handler_states)
-                stuck = stuck or (serve_thread is not None and serve_thread.is_alive())
-                if stuck:
-                    # server_close() would join the stuck handler thread forever;
-                    # close the listening socket so at least the port is free.
-                    server.socket.close()
-                else:
-                    server.server_close()
+                # thread ends and server_close() has nothing to wait for.  The hook
+                # stays in threading until then: the handler thread may only now be
+                # starting, and an unhooked one would never report that it is done.
+                if deadline is not None and any(r[4] == "get_request" for r in recorder.raw):
+                    recorder.handler_done.wait(_left(deadline))
+                # Threads started from now on (stop_serving's closer) are not part of
+                # the trace; the serving and handler threads record until they end.
+                threading.setprofile(old_threading)
+                still_running = _stop(server, serve_thread, recorder, deadline, timeout)
+                if still_running and failure is not None:
+                    failure.add_note(_still_running(still_running, timeout))
         finally:
-            recorder.active = False
             threading.setprofile(old_threading)
+            recorder.active = False
             sys.setprofile(old_sys)
-    if stuck:
-        raise TraceError(f"a server or handler thread was still running {timeout:g} s after the "
-                         f"request; its socket was closed")
+    if still_running:
+        raise TraceError(_still_running(still_running, timeout))
     if serve_errors:
         raise TraceError(f"serve_forever failed: {serve_errors[0]!r}") from serve_errors[0]
     calls, starters = _finish_calls(recorder)
     return Trace(calls, starters=starters, reply=reply, message=message, protocol=protocol,
                  server_class=server_class, handler_class=handler,
                  python_version=platform.python_version())
+
+
+def _stop(server, serve_thread: threading.Thread | None, recorder: _Recorder,
+          deadline: float | None, timeout: float) -> list[str]:
+    """Stop the server; return descriptions of the threads still running.
+
+    All waits end at *deadline* (set when the request was sent), extended to at most
+    :data:`_STOP_GRACE` seconds from now if the request used it all up, so the
+    serving thread has a moment to leave its loop.
+    """
+    grace = time.monotonic() + min(timeout, _STOP_GRACE)
+    until = grace if deadline is None else max(deadline, grace)
+    alive = stop_serving(server, serve_thread, _left(until))
+    handlers = [s.thread for s in list(recorder.handler_states) if s.thread is not None]
+    for thread in handlers:
+        if thread is not threading.current_thread():
+            thread.join(_left(until))
+    names = []
+    if serve_thread is not None and serve_thread.is_alive():
+        names.append("the serving thread (serve_forever)")
+    stuck = [t for t in handlers if t.is_alive()]
+    if stuck:
+        names.append(f"{len(stuck)} handler thread{'s' if len(stuck) != 1 else ''}")
+    if any(t.name == "netlesson-server-close" and t.is_alive() for t in alive):
+        # ThreadingMixIn.server_close() waits for the handler threads; or the serving
+        # thread used up the time and server_close() has only just been started
+        names.append("server_close() (not finished, in a helper thread)")
+    others = [t for t in alive if t.is_alive() and t is not serve_thread and t not in handlers
+              and t.name != "netlesson-server-close"]
+    if others:  # any other thread stop_serving reported (a handler it tracked)
+        names.append(", ".join(sorted(t.name for t in others)))
+    if names:
+        # server_close() closes the listening socket before it waits for handler
+        # threads; close it here too, whatever server_close() got to, so the port is free.
+        try:
+            server.socket.close()
+        except OSError:  # pragma: no cover - already closed
+            pass
+    return names
+
+
+def _still_running(names: list[str], timeout: float) -> str:
+    return (
+        f"still running when the trace's {timeout:g} s deadline passed: {', '.join(names)}. "
+        f"server_close() was attempted and the listening socket is closed, so the port is "
+        f"free; these threads end when handle() returns."
+    )
 
 
 def _finish_calls(recorder: _Recorder) -> tuple[list[Call], dict[str, int]]:
@@ -801,10 +930,13 @@ def trace_tcp(message: bytes = b"hello", *, server_class: type = socketserver.Th
     connects, sends *message*, half-closes and reads the reply until the server closes
     the connection, waits until the handler has finished, and stops the server.
 
-    Every socket operation has *timeout* seconds.  Raises what the client raised
-    (e.g. :class:`~netlesson.errors.ReplyTimeout`) or :class:`TraceError` if the
-    handler does not finish; the profiler hooks are removed and the server is closed
-    in every case.
+    The request -- connecting, sending, reading the reply, waiting for the handler --
+    gets *timeout* seconds in all, and stopping the server at most one more second
+    (:data:`_STOP_GRACE`).  Raises what the client raised (e.g. ``ConnectionError``)
+    or :class:`TraceError`: when the handler never closes the connection (so the
+    reply never ends), when it does not finish, or when threads are still running
+    at the deadline (the message names them; the listening socket is closed and
+    ``server_close()`` was attempted).  The profiler hooks are removed in every case.
     """
     return _run("tcp", message, server_class, handler, _tcp_request, timeout)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import doctest
 import functools
 import html.parser
 import inspect
+import io
 import os
 import platform
 import re
@@ -356,6 +358,34 @@ def test_where_gives_library_file_and_first_line():
     first = inspect.getsourcelines(socketserver.BaseServer.serve_forever)[1]
     assert where(socketserver.BaseServer.serve_forever) == f"socketserver.py:{first}"
     assert where(socketserver.TCPServer) == f"socketserver.py:{inspect.getsourcelines(socketserver.TCPServer)[1]}"
+
+
+def test_where_and_show_source_name_a_doctest_pseudo_file_the_same_way():
+    """Code defined in a doctest: getsourcefile() is None, but the lines are found.
+
+    doctest serves the example's lines through a patched ``linecache.getlines``; the
+    pseudo file ``<doctest lesson[0]>`` is in no cache and on no disk, so only
+    ``inspect.getfile`` names it.  ``where`` once said ``<unknown>:1`` here.
+    """
+    text = textwrap.dedent(
+        """\
+        >>> def answer():
+        ...     return 42
+        >>> where(answer)
+        '<doctest lesson[0]>:1'
+        >>> show_source(answer).location
+        '<doctest lesson[0]>:1'
+        >>> show_source(answer).code
+        'def answer():\\n    return 42'
+        """
+    )
+    globs = {"where": where, "show_source": show_source, "__name__": "lesson_not_an_imported_module"}
+    test = doctest.DocTestParser().get_doctest(text, globs, "lesson", None, 0)
+    report = io.StringIO()
+    runner = doctest.DocTestRunner(verbose=False)
+    runner.run(test, out=report.write)
+    assert runner.failures == 0, report.getvalue()
+    assert runner.tries == 4
 
 
 def test_display_filename_cases(tmp_path):
