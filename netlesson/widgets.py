@@ -13,7 +13,11 @@ that asked for it, never in an unrelated cell.
     (``ServerLog.since(seq)``, after ``wait_for`` the handler's last line), which
     is why it is complete and in order.  Errors -- a stopped server, a timeout,
     an empty message -- appear in the reply area as one readable sentence,
-    never as a traceback.
+    never as a traceback; for a stopped server the sentence says which cell to
+    run again.  A click or Enter is answered only once the front end has
+    confirmed that every keystroke typed before it has reached the kernel:
+    ipywidgets may deliver the click before the text box's last value (see
+    the class docstring).
 
 :class:`MroExplorer` (``mro_explorer(MyServer)``)
     Choose a class (every public ``socketserver`` class this Python has, plus
@@ -32,8 +36,11 @@ Browser tests find the parts by these classes (set with ``add_class``):
 ``netlesson-echo-text``         the message box (``Text``)
 ``netlesson-echo-send``         the *Send* button
 ``netlesson-echo-reply``        the reply, or the error message; its text is
-                                exactly the reply (or ``error: ...``)
+                                exactly the reply (or ``error: ...``, naming
+                                the message that was not echoed)
 ``netlesson-echo-error``        added to the reply area while it shows an error
+``netlesson-echo-unconfirmed``  added to the reply area when its message was sent
+                                without the front end's confirmation (timeout)
 ``netlesson-echo-log``          the server log lines seen by this console
 ``netlesson-mro``               the whole MRO explorer (a ``VBox``)
 ``netlesson-mro-class``         the class ``Dropdown`` (labels are class names)
@@ -54,6 +61,7 @@ widget-aware front end and what nbval compares.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import html
 import socketserver
@@ -79,6 +87,13 @@ def _html_pre(text: str, css: str = "") -> str:
     """Text as HTML that keeps line breaks and wraps long lines, escaped."""
     style = "margin:0;white-space:pre-wrap;word-break:break-word;font-family:monospace;" + css
     return f'<pre style="{style}">{html.escape(text)}</pre>'
+
+
+def _preview(message: str, limit: int = 60) -> str:
+    """``repr`` of *message*, cut to about *limit* characters for a one-line note."""
+    if len(message) <= limit:
+        return repr(message)
+    return repr(message[:limit]) + f"… ({len(message)} characters)"
 
 
 class _WidgetHolder:
@@ -130,18 +145,57 @@ class EchoConsole(_WidgetHolder):
     thread busy for as long as the notebook is open, and would keep talking to
     a dead socket after its server was stopped and restarted.
 
+    A console made from a ServerHandle follows its server by name: when the
+    server was stopped and a cell started one under the same name again (on a
+    new port), the next message goes to the new server.  So the way out of
+    "server stopped" is to re-run the cell that starts it -- which is what the
+    error message says.
+
+    **Why Send and Enter wait.**  ipywidgets 8's front end sends a text box's
+    value as a state update and holds an update back while the previous
+    update of the same widget is unanswered (no "idle" from the kernel yet);
+    a button's click and the Text's Enter are custom messages, sent at once.
+    So the click can reach the kernel before the last keystrokes.  Enter even
+    comes before the box's value whenever the value is sent on "change":
+    Chromium fires "change" in the Enter key's default action, after the key
+    handler that sent Enter.  Therefore a click or Enter only bumps
+    ``confirm_request``; ``confirm_link``, a ``jsdlink`` carried out by the
+    front end, copies the number into ``confirm_reply``, whose update comes
+    back; then the console sends ``text.value``.  That copy reaches the kernel
+    after every value typed before the click: an update that was not held back
+    left before it, and a held-back one leaves as soon as the front end
+    handles the kernel's "idle" for the update in flight -- which the kernel
+    published before it even read the click, so before the new
+    ``confirm_request`` (the front end handles the kernel's messages in
+    order).  No timing is involved.  If no copy comes within
+    ``confirm_timeout`` seconds (a front end without ipywidgets' links), the
+    box's text is sent anyway, counted in ``unconfirmed_sends`` and marked
+    with the CSS class ``netlesson-echo-unconfirmed``.  The text box has
+    ``continuous_update=False``: its value travels once per message (when
+    Enter is pressed or the box loses focus, as it does when *Send* is
+    pressed), not once per keystroke.
+
     Parts (all public, for tests and for rearranging): ``title``, ``text``,
-    ``send_button``, ``reply``, ``log_output``; the box containing them is
-    ``widget``.  State: ``last_reply``, ``last_error``, ``history`` (a list of
-    ``(message, reply_or_None, error_or_None)``), ``log_lines``, and
-    ``log_complete`` (whether the server's last line for the latest request
-    arrived within ``log_wait`` seconds).
+    ``send_button``, ``reply``, ``log_output``, and the invisible
+    ``confirm_request``, ``confirm_reply``, ``confirm_link``; the box
+    containing the visible ones is ``widget``.  State: ``last_reply``,
+    ``last_error``, ``history`` (a list of ``(message, reply_or_None,
+    error_or_None)``), ``log_lines``, ``log_complete`` (whether the server's
+    last line for the latest request arrived within ``log_wait`` seconds),
+    ``waiting`` (a Send or Enter awaits the front end's confirmation) and
+    ``unconfirmed_sends``.
+
+    From Python, ``send(message)`` sends at once.  ``request_send()`` is what
+    Send and Enter do; without a front end the confirmation is delivered by
+    hand: ``console.confirm_reply.value = console.confirm_request.value``.
     """
 
     def __init__(self, target, kind: str | None = None, *, timeout: float = 2.0,
                  udp_timeout: float = 0.25, udp_retries: int = 2,
-                 log_wait: float = 1.0, max_log_lines: int = 200):
-        if isinstance(target, background.ServerHandle):
+                 log_wait: float = 1.0, max_log_lines: int = 200,
+                 confirm_timeout: float = 3.0):
+        follows_name = isinstance(target, background.ServerHandle)
+        if follows_name:
             handle = target
             if kind is not None and kind != handle.kind:
                 raise ValueError(f"server {handle.name!r} is a {handle.kind} server, not {kind}")
@@ -161,6 +215,7 @@ class EchoConsole(_WidgetHolder):
         if kind not in ("tcp", "udp"):
             raise ValueError(f"kind must be 'tcp' or 'udp', not {kind!r}")
         self.handle = handle
+        self.follows_name = follows_name
         self.kind = kind
         self.address = address
         self.timeout = timeout
@@ -168,25 +223,27 @@ class EchoConsole(_WidgetHolder):
         self.udp_retries = udp_retries
         self.log_wait = log_wait
         self.max_log_lines = max_log_lines
+        self.confirm_timeout = confirm_timeout
         self.last_reply: str | None = None
         self.last_error: str | None = None
         self.history: list[tuple[str, str | None, str | None]] = []
         self.log_lines: list[str] = []
         self.log_complete = False
+        self.unconfirmed_sends = 0
+        self._awaited: int | None = None   # the confirm_request number a Send/Enter waits for
+        self._fallback = None              # asyncio TimerHandle of the confirm_timeout
 
-        where = f"{kind.upper()} {format_address(address)}"
-        if handle is not None:
-            where += f" (server {handle.name!r})"
-        self.title = widgets.HTML(f"<b>Echo console</b> → {html.escape(where)}")
+        self.title = widgets.HTML()
         self.title.add_class("netlesson-echo-title")
         self.text = widgets.Text(
             placeholder="type a message, then Enter or Send",
+            continuous_update=False,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.text.add_class("netlesson-echo-text")
-        self.send_button = widgets.Button(description="Send", button_style="primary",
-                                          tooltip=f"send the message to {where}")
+        self.send_button = widgets.Button(description="Send", button_style="primary")
         self.send_button.add_class("netlesson-echo-send")
+        self._show_target()
         self.reply = widgets.HTML(_html_pre("(no reply yet)", "color:#6b7280"))
         self.reply.add_class("netlesson-echo-reply")
         self.log_output = widgets.HTML(self._log_html())
@@ -201,18 +258,108 @@ class EchoConsole(_WidgetHolder):
         ])
         self.widget.add_class("netlesson-echo")
 
-        self.send_button.on_click(lambda _button: self.send())
+        # The confirmation round trip (see the class docstring).  The two
+        # numbers are never displayed: a link works on the models alone.
+        self.confirm_request = widgets.IntText(value=0)
+        self.confirm_reply = widgets.IntText(value=0)
+        self.confirm_link = widgets.jsdlink((self.confirm_request, "value"),
+                                            (self.confirm_reply, "value"))
+        self.confirm_reply.observe(self._on_confirm_reply, names="value")
+
+        self.send_button.on_click(lambda _button: self.request_send())
         # The Text view sends {"event": "submit"} when Enter is pressed.  Listening
         # for that custom message (public Widget.on_msg) avoids the deprecated
         # Text.on_submit, and unlike observing "value" it does not also fire when
         # the box merely loses focus (which would send twice: blur, then click).
         self.text.on_msg(self._on_text_msg)
 
-    # -- sending --------------------------------------------------------------
+    # -- where the messages go -------------------------------------------------
+    def _where(self) -> str:
+        where = f"{self.kind.upper()} {format_address(self.address)}"
+        if self.handle is not None:
+            where += f" (server {self.handle.name!r})"
+        return where
+
+    def _show_target(self) -> None:
+        where = self._where()
+        self.title.value = f"<b>Echo console</b> → {html.escape(where)}"
+        self.send_button.tooltip = f"send the message to {where}"
+
+    def _follow_restarted_server(self) -> None:
+        """Talk to the server now running under this console's server name, if it was restarted.
+
+        Only a console made from a ServerHandle does this; one made from an
+        address keeps the address it was given (and only looks again for a
+        background server listening there).
+        """
+        if self.handle is None or self.handle.running:
+            return
+        if not self.follows_name:
+            self.handle = _find_handle(self.address, self.kind) or self.handle
+            return
+        current = background.get(self.handle.name)
+        if current is None or current is self.handle or not current.running \
+                or current.kind != self.kind:
+            return
+        self.handle = current
+        self.address = tuple(current.address)
+        self._show_target()
+
+    # -- Send and Enter -------------------------------------------------------
+    @property
+    def waiting(self) -> bool:
+        """Whether a Send or Enter is waiting for the front end's confirmation."""
+        return self._awaited is not None
+
+    def request_send(self) -> None:
+        """What *Send* and Enter do: send the box's text once all of it has arrived.
+
+        Asks the front end for the confirmation described in the class
+        docstring; :meth:`send` runs when it arrives.  A second request while
+        one is waiting replaces it, so a double click sends once.
+        """
+        self._awaited = self.confirm_request.value + 1
+        self.confirm_request.value = self._awaited
+        self._arm_fallback(self._awaited)
+
     def _on_text_msg(self, _widget, content, _buffers):
         if isinstance(content, dict) and content.get("event") == "submit":
-            self.send()
+            self.request_send()
 
+    def _on_confirm_reply(self, change):
+        # An older number (a confirmation overtaken by a newer request, or the
+        # copy a reloaded page makes of the current one) is not this request's.
+        if self._awaited is not None and change["new"] >= self._awaited:
+            self._send_requested(confirmed=True)
+
+    def _arm_fallback(self, number: int) -> None:
+        """Send anyway after ``confirm_timeout`` s, on the kernel's event loop, if there is one."""
+        self._disarm_fallback()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # driven from plain Python: the confirmation is delivered by hand
+        self._fallback = loop.call_later(self.confirm_timeout, self._confirm_timed_out, number)
+
+    def _disarm_fallback(self) -> None:
+        if self._fallback is not None:
+            self._fallback.cancel()
+            self._fallback = None
+
+    def _confirm_timed_out(self, number: int) -> None:
+        self._fallback = None
+        if self._awaited == number:
+            self._send_requested(confirmed=False)
+
+    def _send_requested(self, *, confirmed: bool) -> None:
+        self._awaited = None
+        self._disarm_fallback()
+        self.send()   # clears the "unconfirmed" mark of the previous reply
+        if not confirmed:
+            self.unconfirmed_sends += 1
+            self.reply.add_class("netlesson-echo-unconfirmed")
+
+    # -- sending --------------------------------------------------------------
     def _client(self):
         if self.kind == "tcp":
             return tcp.TCPEchoClient(self.address, timeout=self.timeout)
@@ -256,7 +403,7 @@ class EchoConsole(_WidgetHolder):
         return [entry.text for entry in log.since(since_seq)]
 
     def send(self, message: str | None = None) -> str | None:
-        """Send *message* (default: the text box); show and return the reply.
+        """Send *message* (default: the text box) now; show and return the reply.
 
         Returns ``None`` when the message could not be echoed; the reply area
         then shows why, and ``last_error`` holds the same sentence.
@@ -264,6 +411,7 @@ class EchoConsole(_WidgetHolder):
         from_box = message is None
         if from_box:
             message = self.text.value
+        self._follow_restarted_server()
         log = getattr(self.handle, "log", None)
         since_seq = log.last_seq if log is not None else 0
         reply = error = None
@@ -271,6 +419,8 @@ class EchoConsole(_WidgetHolder):
         if message == "":
             error = ("the message is empty, so nothing was sent: over TCP an empty send "
                      "transmits no bytes and no reply could ever come back")
+        elif self.handle is not None and not self.handle.running:
+            error = self._stopped_message()
         else:
             try:
                 reply, local = self._exchange(message)
@@ -278,13 +428,17 @@ class EchoConsole(_WidgetHolder):
                 error = self._explain(exc)
         self.last_reply, self.last_error = reply, error
         self.history.append((message, reply, error))
+        self.reply.remove_class("netlesson-echo-unconfirmed")
         if error is None:
             self.reply.value = _html_pre(reply)
             self.reply.remove_class("netlesson-echo-error")
             if from_box:
                 self.text.value = ""
         else:
-            self.reply.value = _html_pre(f"error: {error}", "color:#b91c1c")
+            # Name the message: clicking Send again on a stopped server then
+            # still visibly does something, and says which message failed.
+            shown = error if message == "" else f"{_preview(message)} was not echoed: {error}"
+            self.reply.value = _html_pre(f"error: {shown}", "color:#b91c1c")
             self.reply.add_class("netlesson-echo-error")
         new_lines = self._server_lines(since_seq, local)
         if new_lines:
@@ -292,13 +446,31 @@ class EchoConsole(_WidgetHolder):
             self.log_output.value = self._log_html()
         return reply
 
+    def _start_call(self) -> str:
+        """The call that starts this console's server, as a notebook cell would write it."""
+        name, server = self.handle.name, self.handle.server
+        if isinstance(server, tcp.ClassroomTCPServer):
+            return f"background.start_tcp({name!r})"
+        if isinstance(server, udp.ClassroomUDPServer):
+            return f"background.start_udp({name!r})"
+        return f"background.start(server, {name!r})"
+
+    def _stopped_message(self) -> str:
+        """What a student does when this console's server is stopped, in one sentence."""
+        start = (f"server {self.handle.name!r} is stopped, so nothing answers on "
+                 f"{format_address(self.address)} — run the cell with {self._start_call()} "
+                 f"again")
+        if self.follows_name:
+            return (start + ", then send again: this console finds the restarted server by "
+                            "its name")
+        return (start + ", then make a new console for the new server (a restarted server "
+                        "gets a new port)")
+
     def _explain(self, exc: BaseException) -> str:
         """One readable sentence for a failed exchange (netlesson's errors already are)."""
         text = str(exc) or type(exc).__name__
         if self.handle is not None and not self.handle.running:
-            return (f"server {self.handle.name!r} has been stopped, so nothing answers on "
-                    f"{format_address(self.address)} any more — run the cell that starts it "
-                    f"again, then make a new console for it (a restarted server gets a new port)")
+            return self._stopped_message()
         if not isinstance(exc, OSError | ValueError):
             return f"unexpected {type(exc).__name__}: {text}"
         return text

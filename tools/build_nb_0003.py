@@ -609,6 +609,8 @@ print(len(text.encode()), "bytes sent; complete reply:", reply == text.upper())
 ## 回显控制台
 
 下面这个控件是一个小小的客户端：在文本框里输入一条消息，按回车或点 **Send**，它会用 `TCPEchoClient` 把消息发给上面的服务器，显示大写的回复，以及服务器为这次请求写下的日志。每条消息使用一个新连接，所以每次都能看到 `connected`、`received`、`closed` 三行。
+
+注意：本笔记本的最后一个代码单元格会停掉这个服务器。如果你用 Run All 一次运行完全部单元格，再回到这里发消息，控制台只会告诉你服务器 `nb02-tcp` 已经停止。这时重新运行前面启动服务器的单元格（`srv = background.start_tcp("nb02-tcp")`），再点一次 **Send** 就行：新服务器的端口号会变，但控制台按名字 `nb02-tcp` 找到它，不需要重新创建控制台。
 """),
     code("""
 console = widgets.echo_console(srv)
@@ -652,7 +654,7 @@ print("exit status:", result.returncode)
 
 ## 收尾
 
-停掉本笔记本的服务器。之后再用控制台发消息，它会在回复区里给出一句说明，而不是一段异常回溯：
+停掉本笔记本的服务器。之后再用控制台发消息，它会在回复区里给出一句说明（服务器已停止，该重新运行哪个单元格），而不是一段异常回溯：
 """),
     code("""
 background.stop("nb02-tcp")

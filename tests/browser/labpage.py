@@ -36,6 +36,8 @@ Selectors (JupyterLab 4.x, ipywidgets 8; checked against the live DOM):
                                                        so all cells are in the DOM)
 ``.jp-InputPrompt``                                    ``[ ]:``, ``[*]:`` (queued or running),
                                                        ``[3]:``; clicking it selects the cell
+``.jp-InputArea-editor``                               a cell's code editor (its ``innerText`` is
+                                                       the code, one line per line)
 ``.jp-Notebook-ExecutionIndicator[data-status]``       toolbar kernel status: ``idle``, ``busy``,
                                                        ``connecting``, ``unknown``... It reads
                                                        ``idle`` for a moment *before* the kernel
@@ -44,7 +46,6 @@ Selectors (JupyterLab 4.x, ipywidgets 8; checked against the live DOM):
                                                        connected).
 ``.lm-MenuBar-item`` labelled ``Run`` / ``File``      a menu; its items carry ``data-command``:
 ``[data-command="runmenu:run-all"]``                   Run > Run All Cells
-``[data-command="notebook:run-all-above"]``            Run > Run All Above Selected Cell
 ``[data-command="runmenu:run"]``                       Run > Run Selected Cell
 ``[data-command="docmanager:save"]``                   File > Save Notebook
 ``[data-command="filebrowser:open-path"]``             File > Open from Path… (a dialog with
@@ -72,7 +73,6 @@ CELLS = f"{NOTEBOOK} .jp-Notebook .jp-Cell"
 RUN_MENU = ".lm-MenuBar-item:has(> .lm-MenuBar-itemLabel:text-is('Run'))"
 FILE_MENU = ".lm-MenuBar-item:has(> .lm-MenuBar-itemLabel:text-is('File'))"
 RUN_ALL_ITEM = ".lm-Menu-item[data-command='runmenu:run-all']"
-RUN_ABOVE_ITEM = ".lm-Menu-item[data-command='notebook:run-all-above']"
 RUN_CELL_ITEM = ".lm-Menu-item[data-command='runmenu:run']"
 SAVE_ITEM = ".lm-Menu-item[data-command='docmanager:save']"
 OPEN_PATH_ITEM = ".lm-Menu-item[data-command='filebrowser:open-path']"
@@ -370,16 +370,9 @@ class NotebookPage:
         self.wait_for_widgets()
         self.timing.run = time.monotonic() - t0
 
-    def run_through(self, index: int, timeout: float = 90.0) -> None:
-        """Run the cells from the top down to cell *index* (0-based), as a student reading along.
-
-        Select the cell (click its prompt), Run > Run All Above Selected Cell,
-        then Run > Run Selected Cell.
-        """
+    def run_cell(self, index: int, timeout: float = 60.0) -> None:
+        """Run cell *index* (0-based) alone: click its prompt, then Run > Run Selected Cell."""
         prompt = self.page.locator(CELLS).nth(index).locator(".jp-InputArea-prompt")
-        prompt.click()
-        self.menu(RUN_MENU, RUN_ABOVE_ITEM)
-        self.wait_until_finished(timeout, f"running the cells above cell {index + 1}")
         prompt.click()
         self.menu(RUN_MENU, RUN_CELL_ITEM)
         self.wait_until_finished(timeout, f"running cell {index + 1}")
@@ -390,6 +383,13 @@ class NotebookPage:
         return self.page.evaluate(
             "(sel) => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')]"
             ".findIndex(c => c.querySelector(sel) !== null)", selector)
+
+    def code_cell_index(self, code: str) -> int:
+        """0-based index of the first cell whose code, as shown in its editor, contains *code*."""
+        return self.page.evaluate(
+            "(code) => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')]"
+            ".findIndex(c => { const e = c.querySelector('.jp-InputArea-editor');"
+            " return e !== null && e.innerText.includes(code); })", code)
 
     def wait_until_finished(self, timeout: float, what: str) -> None:
         """Wait until no cell is queued or running and the kernel is idle.

@@ -5,6 +5,7 @@ conftest.py stop them even when a test fails); the MRO explorer's answers are
 checked against Python's own attribute lookup.
 """
 
+import asyncio
 import inspect
 import socket
 import socketserver
@@ -13,7 +14,7 @@ import sys
 import pytest
 
 import netlesson
-from netlesson import widgets
+from netlesson import background, widgets
 
 
 def _frontend_submit(text_widget):
@@ -21,6 +22,15 @@ def _frontend_submit(text_widget):
     text_widget._handle_msg(
         {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
     )
+
+
+def _frontend_confirms(console):
+    """Do what the front end's ``jsdlink`` does: copy the request number into the reply.
+
+    In JupyterLab this update reaches the kernel after every value of the text
+    box typed before the click; here the test decides what arrived before it.
+    """
+    console.confirm_reply.value = console.confirm_request.value
 
 
 # ---------------------------------------------------------------------------
@@ -32,6 +42,7 @@ def test_echo_console_click_shows_upper_cased_reply_and_server_log(tcp_server):
     console = widgets.echo_console(tcp_server)
     console.text.value = "hello, world"
     console.send_button.click()
+    _frontend_confirms(console)
     assert console.last_error is None
     assert console.last_reply == "HELLO, WORLD"
     assert "HELLO, WORLD" in console.reply.value
@@ -43,14 +54,110 @@ def test_echo_console_click_shows_upper_cased_reply_and_server_log(tcp_server):
     assert "received b&#x27;hello, world&#x27;" in console.log_output.value
     assert console.text.value == "", "a sent message is cleared from the box"
     assert console.log_complete, "the handler's closing line was waited for"
+    assert "netlesson-echo-unconfirmed" not in console.reply._dom_classes
 
 
-def test_echo_console_enter_in_text_box_sends(tcp_server):
+def test_echo_console_click_waits_for_the_last_keystrokes_to_arrive(tcp_server):
+    """The click can overtake the box's last value update; the confirmation cannot."""
     console = widgets.echo_console(tcp_server)
-    console.text.value = "enter key"
-    _frontend_submit(console.text)
+    console.text.value = "MESSAGE NUMBER 17958"      # what had arrived at the click
+    console.send_button.click()
+    assert console.waiting
+    assert console.history == [], "nothing is sent before the front end confirms"
+    assert not any(line.startswith("received ") for line in tcp_server.log.lines())
+    console.text.value = "MESSAGE NUMBER 1795851712.36 typed fast"   # the held-back update
+    _frontend_confirms(console)
+    assert not console.waiting
+    assert console.history == [("MESSAGE NUMBER 1795851712.36 typed fast",
+                                 "MESSAGE NUMBER 1795851712.36 TYPED FAST", None)]
+
+
+def test_echo_console_enter_waits_for_the_value_that_follows_it(tcp_server):
+    """Chromium reports the edit after Enter's own handlers: the value comes second."""
+    console = widgets.echo_console(tcp_server)
+    _frontend_submit(console.text)          # Enter, while the kernel still has ""
+    assert console.waiting and console.history == []
+    console.text.value = "enter key"        # the box's value, sent right after
+    _frontend_confirms(console)
     assert console.last_reply == "ENTER KEY"
     assert console.history == [("enter key", "ENTER KEY", None)]
+
+
+def test_echo_console_unchanged_text_is_sent_again(tcp_server):
+    """No value update follows a click when the box did not change: the confirmation still comes."""
+    console = widgets.echo_console(tcp_server)
+    console.text.value = "same text"
+    console.send_button.click()
+    _frontend_confirms(console)
+    console.text.value = "same text"        # typed again: the front end sends nothing new
+    console.send_button.click()
+    _frontend_confirms(console)
+    assert [entry[1] for entry in console.history] == ["SAME TEXT", "SAME TEXT"]
+
+
+def test_echo_console_double_click_sends_once_after_the_newest_confirmation(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    console.text.value = "hello"
+    console.send_button.click()
+    _frontend_submit(console.text)
+    assert console.confirm_request.value == 2
+    console.confirm_reply.value = 1         # the first click's confirmation: overtaken
+    assert console.waiting and console.history == []
+    console.confirm_reply.value = 2
+    assert console.history == [("hello", "HELLO", None)]
+    assert not console.waiting
+
+
+def test_echo_console_confirmation_without_a_request_sends_nothing(tcp_server):
+    """A reloaded page copies the current number once; that is no click."""
+    console = widgets.echo_console(tcp_server)
+    console.text.value = "not clicked"
+    console.confirm_request.value = 5
+    _frontend_confirms(console)
+    assert console.history == []
+
+
+def test_echo_console_confirmation_is_wired_as_a_front_end_link(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    assert console.confirm_link.source == (console.confirm_request, "value")
+    assert console.confirm_link.target == (console.confirm_reply, "value")
+    assert console.confirm_link._model_name == "DirectionalLinkModel"
+    # one value update per message, sent when Enter is pressed or the box loses focus
+    assert console.text.continuous_update is False
+
+
+def test_echo_console_sends_unconfirmed_after_timeout_on_the_event_loop(tcp_server):
+    """A front end that never confirms (no link support) still gets its message sent."""
+    console = widgets.echo_console(tcp_server, confirm_timeout=0.05)
+
+    async def click_and_wait():
+        console.text.value = "no confirmation"
+        console.send_button.click()
+        assert console.waiting
+        await asyncio.sleep(0.5)
+
+    asyncio.run(click_and_wait())
+    assert console.history == [("no confirmation", "NO CONFIRMATION", None)]
+    assert console.unconfirmed_sends == 1
+    assert "netlesson-echo-unconfirmed" in console.reply._dom_classes
+    _frontend_confirms(console)             # arrives late: sends nothing more
+    assert len(console.history) == 1
+    assert console.send("direct") == "DIRECT"
+    assert "netlesson-echo-unconfirmed" not in console.reply._dom_classes
+
+
+def test_echo_console_confirmation_cancels_the_timeout(tcp_server):
+    console = widgets.echo_console(tcp_server, confirm_timeout=0.05)
+
+    async def click_confirm_and_wait():
+        console.text.value = "confirmed"
+        console.send_button.click()
+        _frontend_confirms(console)
+        await asyncio.sleep(0.3)
+
+    asyncio.run(click_confirm_and_wait())
+    assert console.history == [("confirmed", "CONFIRMED", None)]
+    assert console.unconfirmed_sends == 0
 
 
 def test_echo_console_send_method_chinese_and_long_message(tcp_server):
@@ -78,33 +185,91 @@ def test_echo_console_udp_click_shows_reply_and_log(udp_server):
     assert console.kind == "udp"
     console.text.value = "datagram"
     console.send_button.click()
+    _frontend_confirms(console)
     assert console.last_reply == "DATAGRAM"
     assert any("received b'datagram'" in line for line in console.log_lines)
     # the UDP client's socket calls itself 0.0.0.0; its line is still recognised
     assert console.log_complete
 
 
-def test_echo_console_stopped_tcp_server_shows_readable_error(tcp_server):
+def test_echo_console_stopped_tcp_server_says_which_cell_to_run_again(tcp_server):
     console = widgets.echo_console(tcp_server)
     assert console.send("first") == "FIRST"
     tcp_server.stop()
     console.text.value = "after stop"
     console.send_button.click()  # must not raise
+    _frontend_confirms(console)
     assert console.last_reply is None
-    assert "has been stopped" in console.last_error
-    assert "run the cell that starts it again" in console.last_error
+    assert console.last_error == (
+        f"server {tcp_server.name!r} is stopped, so nothing answers on 127.0.0.1:{tcp_server.port}"
+        f" — run the cell with background.start_tcp({tcp_server.name!r}) again, then send "
+        f"again: this console finds the restarted server by its name")
     assert "Traceback" not in console.reply.value
-    assert "error: server" in console.reply.value
+    assert "error: &#x27;after stop&#x27; was not echoed: server" in console.reply.value
     assert "netlesson-echo-error" in console.reply._dom_classes
     assert console.text.value == "after stop", "a message that failed stays in the box"
 
 
-def test_echo_console_stopped_udp_server_says_nobody_answered(udp_server):
+def test_echo_console_follows_its_server_restarted_under_the_same_name(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    old_port = tcp_server.port
+    tcp_server.stop()
+    console.text.value = "are you back?"
+    console.send_button.click()
+    _frontend_confirms(console)
+    assert "is stopped" in console.last_error
+    restarted = background.start_tcp(tcp_server.name)   # the student re-runs the cell
+    try:
+        # the box did not change, so no value update comes: Send again is enough
+        console.send_button.click()
+        _frontend_confirms(console)
+        assert console.last_error is None
+        assert console.last_reply == "ARE YOU BACK?"
+        assert console.handle is restarted
+        assert console.address == restarted.address
+        assert f"127.0.0.1:{restarted.port}" in console.title.value
+        if restarted.port != old_port:
+            assert f":{old_port}" not in console.title.value
+        assert any("received b'are you back?'" in line for line in console.log_lines)
+        assert "netlesson-echo-error" not in console.reply._dom_classes
+    finally:
+        restarted.stop()
+
+
+def test_echo_console_stopped_udp_server_says_which_cell_to_run_again(udp_server):
     console = widgets.echo_console(udp_server, udp_timeout=0.05, udp_retries=1)
     udp_server.stop()
     assert console.send("anyone?") is None
-    assert "has been stopped" in console.last_error
+    assert f"background.start_udp({udp_server.name!r})" in console.last_error
     assert "netlesson-echo-error" in console.reply._dom_classes
+
+
+def test_echo_console_made_from_an_address_does_not_follow_a_restart(tcp_server):
+    console = widgets.echo_console(tcp_server.address, "tcp", timeout=1.0)
+    assert console.handle is tcp_server and not console.follows_name
+    tcp_server.stop()
+    with socket.socket() as holder:   # the restarted server cannot get the old port back
+        holder.bind(tcp_server.address)
+        restarted = background.start_tcp(tcp_server.name)
+    try:
+        assert console.send("still there?") is None
+        assert console.address == tcp_server.address, "the given address is kept"
+        assert console.last_error.endswith(
+            "then make a new console for the new server (a restarted server gets a new port)")
+    finally:
+        restarted.stop()
+
+
+def test_echo_console_made_from_an_address_finds_a_new_server_at_that_address(tcp_server):
+    console = widgets.echo_console(tcp_server.address, "tcp", timeout=1.0)
+    tcp_server.stop()
+    again = background.start_tcp(tcp_server.name, port=tcp_server.port)
+    try:
+        assert console.send("same port") == "SAME PORT"
+        assert console.handle is again
+        assert any("received b'same port'" in line for line in console.log_lines)
+    finally:
+        again.stop()
 
 
 def test_echo_console_address_without_server_explains_nothing_listens():
@@ -139,6 +304,17 @@ def test_echo_console_error_clears_after_successful_send(tcp_server):
     assert console.log_lines == [], "an empty message sends nothing"
     assert console.send("ok") == "OK"
     assert "netlesson-echo-error" not in console.reply._dom_classes
+
+
+def test_echo_console_error_names_the_message_that_was_not_echoed(tcp_server):
+    console = widgets.echo_console(tcp_server)
+    tcp_server.stop()
+    console.send("x" * 100)
+    assert (f"error: &#x27;{'x' * 60}&#x27;… (100 characters) was not echoed: server "
+            f"&#x27;{tcp_server.name}&#x27; is stopped") in console.reply.value
+    assert "x" * 61 not in console.reply.value, "a long message is cut short in the note"
+    console.send("")
+    assert "error: the message is empty" in console.reply.value
 
 
 def test_echo_console_rejects_kind_that_contradicts_the_server(udp_server):
