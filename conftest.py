@@ -6,7 +6,6 @@ rich output in the course also carries a stable ``text/plain`` summary, so the
 nbval comparison leaves those two MIME types out.
 """
 
-import pytest
 
 
 def pytest_collectstart(collector):

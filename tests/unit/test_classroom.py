@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from netlesson import background, classroom, tcp, udp
+from netlesson import classroom, tcp, udp
 
 
 def test_baseserver_keeps_its_shutdown_flag_in_the_private_names_we_use():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from netlesson import background, tcp
+from netlesson import tcp
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "tests" / "seed_style"
