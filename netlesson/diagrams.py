@@ -52,6 +52,7 @@ __all__ = [
     "DotTimeout",
     "Edge",
     "call_flow",
+    "class_ids",
     "defining_class",
     "handler_classes",
     "mixin_combinations",
@@ -356,7 +357,7 @@ def _hierarchy_key(cls: type) -> tuple[int, str]:
     return (len(cls.__mro__), cls.__module__ + "." + cls.__qualname__)
 
 
-def _class_ids(classes: Iterable[type]) -> dict[type, str]:
+def class_ids(classes: Iterable[type]) -> dict[type, str]:
     """Node ids: the class name, or ``module.qualname`` where two names would clash."""
     classes = list(dict.fromkeys(classes))
     counts: dict[str, int] = {}
@@ -409,7 +410,7 @@ def _summary_line(cls: type, ids: Mapping[type, str]) -> str:
 def _class_diagram(name: str, title: str, heading: str, classes: Sequence[type]) -> Diagram:
     """Inheritance diagram of ``classes`` and their ancestors, one edge per ``__bases__`` entry."""
     everything = _ancestors(classes)
-    ids = _class_ids(everything)
+    ids = class_ids(everything)
     graph = _new_graph(name, title, rankdir="BT")
     for cls in everything:
         muted = cls is object or cls.__module__ != "socketserver"
@@ -501,9 +502,9 @@ def mixin_combinations(classes: Sequence[type | str] | None = None) -> Diagram:
     edges: list[Edge] = []
     index: dict[str, type] = {}
     summary: list[str] = []
-    combo_ids = _class_ids(combos)
+    combo_ids = class_ids(combos)
     for combo in combos:
-        ids = _class_ids(combo.__mro__)
+        ids = class_ids(combo.__mro__)
         prefix = combo_ids[combo]
         node_id = {cls: f"{prefix}/{ids[cls]}" for cls in combo.__mro__}
         with graph.subgraph(name=f"cluster_{prefix}") as box:
@@ -557,7 +558,7 @@ def mro(cls: type, attribute: str | None = None) -> Diagram:
             f"mro() needs a class, got a {type(cls).__name__!r} instance; pass type(obj) to draw its class"
         )
     chain = cls.__mro__
-    ids = _class_ids(chain)
+    ids = class_ids(chain)
     supplier = defining_class(cls, attribute) if attribute is not None else None
     title = f"Lookup order of {ids[cls]}" + (f" for {attribute!r}" if attribute is not None else "")
     graph = _new_graph(f"mro_{cls.__name__}", title, rankdir="BT")

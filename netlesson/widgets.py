@@ -10,9 +10,10 @@ that asked for it, never in an unrelated cell.
     server with netlesson's own TCP or UDP client, the upper-cased reply is
     shown, and so are the lines the server's handler threads logged while
     answering.  The log is read from the main thread *after* the reply
-    (``ServerLog.since(seq)``, after ``wait_for`` the handler's last line), which
-    is why it is complete and in order.  Errors -- a stopped server, a timeout,
-    an empty message -- appear in the reply area as one readable sentence,
+    (``ServerLog.since(seq)``, once ``wait_for(..., after=seq)`` has seen the
+    handler's last line for this very request), which is why it is complete
+    and in order.  Errors -- a stopped server, a timeout, an empty message --
+    appear in the reply area as one readable sentence,
     never as a traceback; for a stopped server the sentence says which cell to
     run again.  A click or Enter is answered only once the front end has
     confirmed that every keystroke typed before it has reached the kernel:
@@ -69,9 +70,10 @@ from collections.abc import Iterable
 
 import ipywidgets as widgets
 
-from . import background, tcp, udp
+from . import background, diagrams, tcp, udp
 from .errors import format_address
 from .serverlog import ServerLog
+from .source import defining_class
 
 __all__ = [
     "EchoConsole",
@@ -383,7 +385,10 @@ class EchoConsole(_WidgetHolder):
         reply is sent, so it is already there.  The client is recognised by
         its port: a UDP client socket reports ``0.0.0.0`` as its own host,
         while the server sees the address the datagram came from.
-        ``log_complete`` records whether that line was seen in time.
+        Only lines after *since_seq* count: an older ``closed:`` line from the
+        same port (ports are reused) or a line about another client must not
+        end the wait early.  ``log_complete`` records whether this request's
+        line was seen in time.
         """
         log: ServerLog | None = getattr(self.handle, "log", None)
         if log is None:
@@ -397,7 +402,7 @@ class EchoConsole(_WidgetHolder):
             else:
                 def last_line(line):
                     return " from " in line and line.endswith(f":{port}")
-            self.log_complete = log.wait_for(last_line, timeout=self.log_wait)
+            self.log_complete = log.wait_for(last_line, timeout=self.log_wait, after=since_seq)
         else:
             self.log_complete = False
         return [entry.text for entry in log.since(since_seq)]
@@ -502,30 +507,23 @@ def echo_console(target, kind: str | None = None, **kwargs) -> EchoConsole:
 def socketserver_classes() -> list[type]:
     """Every public class defined in ``socketserver`` on this interpreter, by name.
 
-    Scanned from the live module, so ``Forking*`` appear only where ``os.fork``
-    exists, ``Unix*`` only with ``AF_UNIX``, and 3.12's ``ForkingUnix*`` only
-    from 3.12 on.
+    The explorer lists the same classes as the class diagrams of
+    :mod:`netlesson.diagrams` (:func:`~netlesson.diagrams.public_classes`), so
+    ``Forking*`` appear only where ``os.fork`` exists, ``Unix*`` only with
+    ``AF_UNIX``, and 3.12's ``ForkingUnix*`` only from 3.12 on.
     """
-    found = [
-        obj for name, obj in vars(socketserver).items()
-        if isinstance(obj, type) and obj.__module__ == "socketserver"
-        and obj.__name__ == name and not name.startswith("_")
-    ]
-    return sorted(found, key=lambda cls: cls.__name__)
+    return diagrams.public_classes(socketserver)
 
 
 def supplier_of(cls: type, attribute: str) -> type | None:
     """The class whose own ``__dict__`` supplies *attribute* when looked up on *cls*.
 
-    This is the rule Python follows for methods and class attributes: walk
-    ``cls.__mro__`` and take the first class that defines the name itself.
+    The explorer's name for :func:`netlesson.source.defining_class`, so the
+    explorer, the diagrams and the source excerpts can never disagree.
     ``None`` means no class defines it (an instance attribute such as
     ``server_address``, set in ``__init__``, or a typo).
     """
-    for klass in cls.__mro__:
-        if attribute in vars(klass):
-            return klass
-    return None
+    return defining_class(cls, attribute)
 
 
 def _attribute_order(name: str) -> tuple[int, str]:
@@ -533,21 +531,6 @@ def _attribute_order(name: str) -> tuple[int, str]:
     if name.startswith("__") and name.endswith("__"):
         return (2, name)
     return (1 if name.startswith("_") else 0, name)
-
-
-def _text_chain(cls: type, attribute: str | None, supplier: type | None) -> str:
-    """The lookup chain as text; used when :mod:`netlesson.diagrams` cannot be imported."""
-    lines = [" → ".join(k.__name__ for k in cls.__mro__)]
-    searching = True
-    for position, klass in enumerate(cls.__mro__, start=1):
-        note = ""
-        if attribute:
-            if klass is supplier:
-                note, searching = f"  ← defines {attribute}", False
-            elif searching:
-                note = f"  (no {attribute})"
-        lines.append(f"{position:>2}. {klass.__name__}{note}")
-    return "\n".join(lines)
 
 
 class MroExplorer(_WidgetHolder):
@@ -574,7 +557,9 @@ class MroExplorer(_WidgetHolder):
                 raise TypeError(f"mro_explorer() takes classes, not {klass!r}; pass type(obj)")
         classes = list(dict.fromkeys(extra + socketserver_classes()))
         self.classes = classes
-        self._labels = self._make_labels(classes)
+        # Class names, or module.QualName where two names clash: the same names
+        # the diagrams give their nodes.
+        self._labels = diagrams.class_ids(classes)
         if cls is None:
             cls = extra[0] if extra else getattr(socketserver, "ThreadingTCPServer", classes[0])
         start_cls = self._resolve(cls)
@@ -614,15 +599,6 @@ class MroExplorer(_WidgetHolder):
         self._refresh()
 
     # -- choosing -----------------------------------------------------------
-    @staticmethod
-    def _make_labels(classes: list[type]) -> dict[type, str]:
-        """Class names as labels; ``module.QualName`` only where two names clash."""
-        counts: dict[str, int] = {}
-        for klass in classes:
-            counts[klass.__name__] = counts.get(klass.__name__, 0) + 1
-        return {k: k.__name__ if counts[k.__name__] == 1 else f"{k.__module__}.{k.__qualname__}"
-                for k in classes}
-
     def _resolve(self, cls: type | str) -> type:
         if isinstance(cls, type):
             if cls not in self._labels:
@@ -722,16 +698,9 @@ class MroExplorer(_WidgetHolder):
         if attribute is not None and supplier is None:
             self.diagram_output.outputs = ()
             return
-        try:
-            from . import diagrams
-        except Exception:  # noqa: BLE001 - graphviz missing or module not there yet
-            bundle = {"text/plain": _text_chain(cls, attribute, supplier)}
-        else:
-            try:
-                bundle = diagrams.mro(cls, attribute)._repr_mimebundle_()
-            except Exception as exc:  # noqa: BLE001 - a display problem must not break the widget
-                bundle = {"text/plain": f"(diagram unavailable: {exc})\n"
-                                        + _text_chain(cls, attribute, supplier)}
+        # Never raises for a missing or failing `dot`: the Diagram then shows its
+        # summary and DOT source instead (see netlesson.diagrams.Diagram).
+        bundle = diagrams.mro(cls, attribute)._repr_mimebundle_()
         # Set the outputs directly instead of `with output: display(...)`: this
         # works from any thread and without a running kernel (unit tests).
         self.diagram_output.outputs = (

@@ -10,11 +10,11 @@ import inspect
 import socket
 import socketserver
 import sys
+import time
 
 import pytest
 
-import netlesson
-from netlesson import background, widgets
+from netlesson import background, diagrams, source, tcp, widgets
 
 
 def _frontend_submit(text_widget):
@@ -178,6 +178,51 @@ def test_echo_console_log_keeps_only_new_lines_in_order(tcp_server):
     assert "written before the console existed" not in console.log_lines
     received = [line for line in console.log_lines if line.startswith("received")]
     assert [line.split()[1] for line in received] == ["b'one'", "b'two'"]
+
+
+class _SlowToCloseHandler(tcp.UpperEchoHandler):
+    """Writes its ``closed:`` line a while after the client hung up, as a busy server may."""
+
+    def finish(self):
+        time.sleep(0.3)
+        super().finish()
+
+
+class _FixedPortClient(tcp.TCPEchoClient):
+    """A TCP client that connects from a chosen local port, as a reused ephemeral port does."""
+
+    def __init__(self, address, local_port, **kwargs):
+        super().__init__(address, **kwargs)
+        self.local_port = local_port
+
+    def connect(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=self.timeout,
+                                                 source_address=("127.0.0.1", self.local_port))
+        return self
+
+
+def test_echo_console_waits_for_this_requests_closing_line_not_an_older_one():
+    """An earlier connection from the same client port left a matching ``closed:`` line.
+
+    Only lines written after the message was sent may end the wait; otherwise the
+    console shows the log before this connection's own ``closed:`` line is in.
+    """
+    with socket.socket() as probe:   # a local port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        local_port = probe.getsockname()[1]
+    srv = background.start_tcp("test-widgets-slow-close", handler=_SlowToCloseHandler)
+    try:
+        srv.log.append(f"closed: 127.0.0.1:{local_port} (3 recv, 30 bytes)")  # the old peer
+        console = widgets.echo_console(srv, log_wait=2.0)
+        console._client = lambda: _FixedPortClient(console.address, local_port,
+                                                   timeout=console.timeout)
+        assert console.send("reused port") == "REUSED PORT"
+        assert console.log_complete
+        assert f"closed: 127.0.0.1:{local_port} (1 recv, 11 bytes)" in console.log_lines
+        assert f"closed: 127.0.0.1:{local_port} (3 recv, 30 bytes)" not in console.log_lines
+    finally:
+        srv.stop()
 
 
 def test_echo_console_udp_click_shows_reply_and_log(udp_server):
@@ -466,14 +511,33 @@ def test_mro_explorer_shows_diagram_with_supplier_in_its_summary():
     assert "ThreadingMixIn" in text.splitlines()[-1]
 
 
-def test_mro_explorer_falls_back_to_text_without_diagrams_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "netlesson.diagrams", None)  # import now fails
-    monkeypatch.delattr(netlesson, "diagrams", raising=False)
+def test_mro_explorer_without_dot_shows_the_diagram_summary_as_text(monkeypatch):
+    monkeypatch.setenv("PATH", "")   # Graphviz's `dot` can no longer be found
     explorer = widgets.mro_explorer(attribute="process_request")
     (output,) = explorer.diagram_output.outputs
-    assert list(output["data"]) == ["text/plain"]
-    assert " 2. ThreadingMixIn  ← defines process_request" in output["data"]["text/plain"]
-    assert " 1. ThreadingTCPServer  (no process_request)" in output["data"]["text/plain"]
+    assert "image/svg+xml" not in output["data"]
+    text = output["data"]["text/plain"]
+    assert "ThreadingTCPServer → ThreadingMixIn → TCPServer → BaseServer → object" in text
+    assert "process_request: supplied by ThreadingMixIn" in text
+    assert explorer.result_text == "process_request → ThreadingMixIn"
+
+
+def test_mro_explorer_does_not_hide_a_bug_in_the_diagrams_module(monkeypatch):
+    """A broken diagram builder must fail loudly, not turn into a quiet text fallback."""
+    def broken_mro(cls, attribute=None):
+        raise RuntimeError("bug in diagrams.mro")
+
+    monkeypatch.setattr(diagrams, "mro", broken_mro)
+    with pytest.raises(RuntimeError, match="bug in diagrams.mro"):
+        widgets.mro_explorer(attribute="process_request")
+
+
+def test_mro_explorer_shares_classes_and_lookup_with_diagrams_and_source():
+    assert widgets.socketserver_classes() == diagrams.public_classes(socketserver)
+    for cls in (socketserver.ThreadingTCPServer, RightOrder, WrongOrder, StudentHandler):
+        for attribute in ("process_request", "handle", "__init__", "server_address"):
+            assert widgets.supplier_of(cls, attribute=attribute) is \
+                source.defining_class(cls, attribute)
 
 
 def test_mro_explorer_parts_have_stable_css_classes_and_text_plain():
