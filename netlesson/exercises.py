@@ -299,6 +299,20 @@ class _CheckMixIn:
             with self._nl_cond:
                 self._nl_errors.append(exc)
 
+    def close_open_requests(self) -> int:
+        """End the connections handlers still serve (called by :func:`stop_serving`)."""
+        with self._nl_cond:
+            requests = list(self._nl_active.values())
+        closed = 0
+        for request in requests:
+            if isinstance(request, socket.socket):
+                try:
+                    request.shutdown(socket.SHUT_RDWR)
+                    closed += 1
+                except OSError:
+                    pass
+        return closed
+
     def _nl_is_handler_thread(self) -> bool:
         return threading.get_ident() in self._nl_active
 
@@ -389,21 +403,13 @@ def _serving(server):
 
 
 def _stop(server, thread: threading.Thread) -> None:
-    """Stop and close a check server (bounded), then end connections its handlers still hold.
+    """Stop and close a check server (bounded), then wait briefly for its handlers.
 
-    :func:`stop_serving` ends the connections of netlesson's classroom servers
-    only; a check server knows its handlers' requests itself (``_nl_active``).
-    They are ended after the listening socket is closed, so no new one arrives.
+    :func:`stop_serving` joins the serving thread first, so no new request
+    arrives, then ends the connections handlers still hold through
+    :meth:`_CheckMixIn.close_open_requests`, then closes the server.
     """
     stop_serving(server, thread, timeout=2.0)
-    with server._nl_cond:
-        requests = list(server._nl_active.values())
-    for request in requests:
-        if isinstance(request, socket.socket):
-            try:
-                request.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
     server._nl_wait_idle(1.0)
 
 
