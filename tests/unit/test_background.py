@@ -81,17 +81,19 @@ def test_restarting_a_named_server_50_times_leaks_no_threads_or_sockets(kind):
 
 
 def test_stop_with_connected_clients_returns_promptly_and_frees_the_port():
-    srv = background.start_tcp("test-bg-connected")
-    clients = [tcp.TCPEchoClient(srv.address, timeout=2).connect() for _ in range(5)]
+    # A 10 s poll interval: a stop that waited out the poll, or for a handler
+    # thread stuck in recv(), would take seconds, so the 2 s bound below has a
+    # wide margin on a loaded machine.  The real numbers are in benchmarks/.
+    server = tcp.create_server(log=ServerLog(100))
+    srv = background.start(server, "test-bg-connected", poll_interval=10)
+    clients = [tcp.TCPEchoClient(srv.address, timeout=5).connect() for _ in range(5)]
     try:
         for c in clients:
             assert c.send("hi") == "HI"  # each has a live handler thread in recv()
         t0 = time.perf_counter()
         srv.stop()
         elapsed = time.perf_counter() - t0
-        # generous bound: this guards against waiting out poll_interval (0.5 s)
-        # or a handler join; the real numbers are in benchmarks/
-        assert elapsed < 0.4, f"stop() took {elapsed:.3f} s"
+        assert elapsed < 2, f"stop() took {elapsed:.3f} s"
         # the handlers saw end-of-stream: each client sees the connection closed
         for c in clients:
             assert c.sock.recv(10) == b""
