@@ -380,6 +380,13 @@ def _make_server(server_class, handler_class, what: str):
         _fail(f"could not create the server for {what}: your __init__ did not return within "
               f"{CALL_TIMEOUT:g} s{_student_frame(stack)}: {why}")
     if call.error is not None:
+        # __init__ may have raised after TCPServer.__init__ bound the socket:
+        # close it, or every failed check would leave a listening socket behind
+        if made and getattr(made[0], "socket", None) is not None:
+            try:
+                made[0].server_close()
+            except Exception:  # noqa: BLE001 - the student's server_close; the error above matters
+                pass
         _fail(f"could not create the server for {what}: {_describe_exception(call.error)}")
     return call.value
 
@@ -596,6 +603,13 @@ def _line_hint(sent_lines: list[bytes], expected: list[bytes], got: list[bytes],
         return f"reply {i + 1} should be {want!r}"
     if len(got) < len(expected):
         return f"only {len(got)} of the {len(expected)} replies arrived"
+    if pending:
+        extra = _short(bytes(pending))
+        if bytes(pending).strip(b"\r\n") == b"":
+            return (f"after the right reply came {extra} as well: the reply keeps the line's own "
+                    f"line ending. readline() returns the line *with* its b'\\n'; strip it "
+                    f"(line.rstrip(b'\\r\\n')) before you add yours")
+        return f"after the right reply came {extra} as well: send exactly one reply per line"
     return ""
 
 
@@ -752,7 +766,9 @@ def _expect_long_line(conv: _LineConversation, line: bytes) -> None:
         conv.pending += more
     _fail_if_server_error(conv.server, f" while serving a {len(line)}-byte line")
     received = b"".join(got) + bytes(conv.pending)
-    m = re.match(rb"(\d+): (X*)", received)
+    # the line is lower-case x's: count them in either case, so a handler that
+    # forgot to upper-case is not mistaken for one that read too little
+    m = re.match(rb"(\d+): ([xX]*)", received)
     covered = len(m.group(2)) if m else 0
     if m and covered < len(line) - 1:
         _fail(f"your handler replied to the first {covered} bytes of a {len(line)}-byte line "
@@ -992,12 +1008,18 @@ def check_mro_answers(answers, only: str | None = None) -> None:
             problems.append(f"- {question}: answer with a class name (a str), not "
                             f"{answers[question]!r}")
             continue
-        candidate = getattr(socketserver, given, None)
-        if not inspect.isclass(candidate) or candidate not in cls.__mro__:
-            problems.append(f"- {question}: {given!r} is not in {cls_name}.__mro__ ({chain})")
+        # look the name up in the MRO itself: 'object' is not a socketserver name
+        candidate = next((k for k in cls.__mro__ if k.__name__ == given), None)
+        if candidate is None:
+            same_but_case = [k.__name__ for k in cls.__mro__ if k.__name__.lower() == given.lower()]
+            hint = (f"; class names are case-sensitive: did you mean {same_but_case[0]!r}?"
+                    if same_but_case else "")
+            problems.append(f"- {question}: {given!r} is not in {cls_name}.__mro__ "
+                            f"({chain}){hint}")
         elif attribute not in vars(candidate):
+            where = "object" if candidate is object else f"socketserver.{given}"
             problems.append(f"- {question}: {given} does not define {attribute} itself "
-                            f"({attribute!r} in vars(socketserver.{given}) is False); lookup "
+                            f"({attribute!r} in vars({where}) is False); lookup "
                             f"goes on along {chain}")
         else:
             problems.append(f"- {question}: {given} does define {attribute}, but a class "

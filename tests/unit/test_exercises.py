@@ -95,6 +95,34 @@ def test_line_checker_names_how_much_of_a_long_line_was_answered():
     assert "self.rfile.readline()" in message
 
 
+class NotUpperHandler(socketserver.StreamRequestHandler):
+    """Numbers whole lines but forgets to upper-case them."""
+
+    def handle(self):
+        for number, line in enumerate(self.rfile, 1):
+            self.wfile.write(b"%d: %s\n" % (number, line.rstrip(b"\r\n")))
+
+
+def test_long_line_checker_does_not_call_a_missing_upper_a_short_read():
+    message = failure(exercises.check_line_handler_stream, NotUpperHandler)
+    assert "replied to the first" not in message
+    assert "upper-case the line" in message
+
+
+class KeepsNewlineHandler(socketserver.StreamRequestHandler):
+    """Upper-cases whole lines but keeps readline()'s b'\\n' and adds its own."""
+
+    def handle(self):
+        for number, line in enumerate(self.rfile, 1):
+            self.wfile.write(b"%d: %s\n" % (number, line.upper()))
+
+
+def test_long_line_checker_explains_a_kept_line_ending():
+    message = failure(exercises.check_line_handler_stream, KeepsNewlineHandler)
+    assert "keeps the line's own line ending" in message
+    assert not message.rstrip().endswith(":")
+
+
 class BigRecvHandler(RecvHandler):
     """recv(65536) answers a whole 3000-byte line, but not a line split in pieces."""
 
@@ -422,6 +450,17 @@ def test_mro_checker_lists_every_problem(ex03):
     assert "no answer (add the key 'ThreadingUDPServer.get_request'" in message
     assert "'StreamRequestHandler' is not in ThreadingUDPServer.__mro__" in message
     assert "answer with a class name (a str), not 8192" in message
+
+
+def test_mro_checker_knows_object_and_hints_at_case(ex03):
+    answers = dict(ex03["answers"], **{"ThreadingTCPServer.get_request": "object",
+                                        "ThreadingTCPServer.serve_forever": "baseserver"})
+    message = failure(exercises.check_mro_answers, answers, only="ThreadingTCPServer")
+    assert "'object' is not in" not in message  # object is the last class of every MRO
+    assert "object does not define get_request itself ('get_request' in vars(object) is False)" \
+        in message
+    assert "'baseserver' is not in ThreadingTCPServer.__mro__" in message
+    assert "case-sensitive: did you mean 'BaseServer'?" in message
 
 
 def test_mro_checker_checks_only_the_asked_class(ex03):
@@ -782,6 +821,20 @@ def test_visitor_checker_explains_the_released_stub(ex06):
 
     message = failure(exercises.check_visitor_greeting, StubServer, ex06["VisitorHandler"])
     assert "could not create the server for StubServer: NotImplementedError" in message
+
+
+def test_a_server_whose_init_raises_has_its_socket_closed(ex06):
+    made = []
+
+    class StubServer(socketserver.ThreadingTCPServer):
+        def __init__(self, server_address, handler):
+            super().__init__(server_address, handler)
+            made.append(self)
+            raise NotImplementedError()
+
+    failure(exercises.check_visitor_greeting, StubServer, ex06["VisitorHandler"])
+    assert len(made) == 1
+    assert made[0].socket.fileno() == -1, "the half-built server's listening socket was left open"
 
 
 class ServesInInit(socketserver.ThreadingTCPServer):
