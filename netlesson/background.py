@@ -15,21 +15,32 @@ already running stops the old one first.  ``stop_all()`` stops everything, and
 so does the interpreter at exit.  ``stop()`` ends open client connections and
 returns in a few milliseconds: it wakes the ``serve_forever`` loop instead of
 waiting for its next poll.
+
+Used as a context manager (``with background.start_tcp(...) as srv:``), the
+handle stops the server when the block ends, and if a handler raised while the
+block ran it says so there, in the cell's own thread: as a note on the
+exception leaving the block, or as a printed line.  The traceback itself stays
+in ``srv.log``.
 """
 
 from __future__ import annotations
 
 import atexit
 import socket
+import socketserver
 import threading
 import time
 
 from . import tcp, udp
-from .classroom import ClassroomServerMixIn, stop_serving
+from .classroom import HANDLER_ERROR, ClassroomServerMixIn, handler_error_text, stop_serving
 from .errors import format_address
-from .serverlog import ServerLog
+from .serverlog import LogEntry, ServerLog
 
 __all__ = ["ServerHandle", "start", "start_tcp", "start_udp", "stop", "stop_all", "running", "get"]
+
+#: How the serving thread logs an exception that ended ``serve_forever``
+#: (a ``verify_request`` that raises, for example).
+SERVE_ERROR = "serve_forever stopped with an error"
 
 _registry: dict[str, "ServerHandle"] = {}
 _registry_lock = threading.RLock()
@@ -49,6 +60,11 @@ class ServerHandle:
             except AttributeError:  # pragma: no cover - exotic server without __dict__
                 pass
         self.log: ServerLog = log
+        if getattr(type(server), "handle_error", None) is socketserver.BaseServer.handle_error:
+            # the stock handle_error prints the traceback from the handler's
+            # thread, into whichever cell happens to be running: log it instead
+            server.handle_error = lambda request, client_address: log.append(
+                handler_error_text(client_address))
         self.kind = "tcp" if server.socket.type == socket.SOCK_STREAM else "udp"
         self.address = tuple(server.server_address[:2])
         self.stopped = False
@@ -64,7 +80,7 @@ class ServerHandle:
         try:
             self.server.serve_forever(poll_interval)
         except Exception as exc:  # never let the thread print a traceback into a cell
-            self.log.append(f"serve_forever stopped with an error: {exc!r}")
+            self.log.append(f"{SERVE_ERROR}: {exc!r}")
 
     def _start(self) -> "ServerHandle":
         self.thread.start()
@@ -104,10 +120,42 @@ class ServerHandle:
                 del _registry[self.name]
 
     def __enter__(self):
+        self._entered_seq = self.log.last_seq
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        """Stop the server; then say so if it logged errors during the block.
+
+        A handler that raises never prints (its thread is not the cell's); the
+        traceback goes to the log.  A student whose ``with`` block then sees
+        only ``b''`` or a closed connection would look for the bug in the
+        wrong place, so the block's end -- in the cell's own thread -- names
+        the error: as a note on the exception the block raised, or printed.
+        """
         self.stop()
+        summary = self._error_summary(since=getattr(self, "_entered_seq", 0))
+        if summary:
+            if exc is not None:
+                exc.add_note(summary)
+            else:
+                print(summary)
+        return False
+
+    def errors(self, since: int = 0) -> list[LogEntry]:
+        """Log entries that record an exception: a handler's, or one that ended serving."""
+        return [e for e in self.log.since(since) if e.text.startswith((HANDLER_ERROR, SERVE_ERROR))]
+
+    def _error_summary(self, since: int = 0) -> str | None:
+        errors = self.errors(since)
+        if not errors:
+            return None
+        # the last line of a traceback is the exception itself
+        last = errors[-1].text.rstrip().splitlines()[-1].strip()
+        if last.startswith(SERVE_ERROR):
+            last = last[len(SERVE_ERROR) + 2:]
+        count = "an error" if len(errors) == 1 else f"{len(errors)} errors"
+        return (f"server {self.name!r} logged {count} while this block ran; the last: {last}\n"
+                f"(its log has the full traceback: show_log() on the handle prints it)")
 
     def show_log(self, last: int | None = None) -> None:
         """Print the log (or its *last* lines) from the calling -- main -- thread."""
@@ -126,7 +174,9 @@ def start(server, name: str | None = None, *, poll_interval: float = 0.5) -> Ser
     """Run an already-built ``socketserver`` server in the background.
 
     Works for any server -- a student's ``socketserver.ThreadingTCPServer(...)``
-    too.  If a server named *name* is running, it is stopped first.
+    too.  If a server named *name* is running, it is stopped first.  A server
+    that keeps ``BaseServer.handle_error`` (which prints a handler's traceback
+    from the handler's thread) gets one that writes it to the handle's log.
     """
     if name is None:
         name = type(server).__name__

@@ -100,6 +100,19 @@ def request_shutdown(server) -> bool:
     return True
 
 
+#: How :meth:`ClassroomServerMixIn.handle_error` starts its log line; the
+#: launcher looks for it to tell a cell that its handler raised.
+HANDLER_ERROR = "exception while handling a request from"
+
+
+def handler_error_text(client_address) -> str:
+    """The log line for the exception being handled: who sent the request, and its traceback."""
+    import traceback
+
+    return (f"{HANDLER_ERROR} {format_address(client_address)} (the server keeps serving):\n"
+            f"{traceback.format_exc().rstrip()}")
+
+
 def log_event(server, text: str) -> None:
     """Write *text* to ``server.log`` if it has one, else to :mod:`logging`.
 
@@ -186,12 +199,7 @@ class ClassroomServerMixIn:
         ``BaseServer.handle_error`` prints it to stderr -- from the handler's
         thread, so in a notebook it would appear in an unrelated cell.
         """
-        import traceback
-
-        self.log(
-            f"exception while handling a request from {format_address(client_address)} "
-            f"(the server keeps serving):\n{traceback.format_exc().rstrip()}"
-        )
+        self.log(handler_error_text(client_address))
 
     # -- stopping -----------------------------------------------------------
     def shutdown(self):

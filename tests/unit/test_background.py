@@ -219,11 +219,68 @@ def test_crashing_handler_goes_to_the_log_not_to_stderr_and_server_keeps_serving
                 udp.echo("x", srv.address, timeout=0.1, retries=0)
         assert srv.log.wait_for("ValueError: student bug", timeout=2)
         assert srv.running
+        out, err = capfd.readouterr()  # the handler thread printed nothing
+        assert "student bug" not in out + err
     text = "\n".join(srv.log.lines())
     assert "exception while handling a request from 127.0.0.1:" in text
     assert "(the server keeps serving)" in text
+    # the end of the block, in this thread, names the error once
     out, err = capfd.readouterr()
-    assert "student bug" not in out + err
+    assert out.count("ValueError: student bug") == 1 and not err
+
+
+def test_a_block_whose_handler_raised_says_so_when_it_ends(capsys):
+    with background.start_tcp("test-bg-says", handler=_Crashes) as srv:
+        for _ in range(2):
+            with pytest.raises(OSError):
+                tcp.echo("x", srv.address, timeout=1)
+        assert srv.log.wait_for(lambda line: line.count("student bug") and len(srv.errors()) == 2,
+                                timeout=2)
+    assert capsys.readouterr().out == (
+        "server 'test-bg-says' logged 2 errors while this block ran; the last: "
+        "ValueError: student bug\n"
+        "(its log has the full traceback: show_log() on the handle prints it)\n")
+
+
+def test_an_exception_leaving_the_block_carries_the_servers_error_as_a_note(capsys):
+    class Refuses(socketserver.ThreadingTCPServer):
+        def verify_request(self, request, client_address):
+            raise NotImplementedError()
+
+    server = Refuses(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    with pytest.raises(OSError) as caught:
+        with background.start(server, "test-bg-note") as srv:
+            with socket.create_connection(srv.address, timeout=2) as client:
+                assert srv.log.wait_for("serve_forever stopped", timeout=2)
+                client.sendall(b"x")
+                client.recv(1)  # serve_forever died: the connection is reset or closed
+                raise ConnectionError("no reply")  # what a client reports in either case
+    notes = getattr(caught.value, "__notes__", [])
+    assert len(notes) == 1
+    assert notes[0].startswith("server 'test-bg-note' logged an error while this block ran; "
+                               "the last: NotImplementedError()")
+    assert capsys.readouterr().out == ""
+
+
+def test_a_plain_servers_handler_error_goes_to_the_log_not_stderr(capfd):
+    """A student's own ThreadingTCPServer keeps BaseServer.handle_error, which prints."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Crashes)
+    server.daemon_threads = True
+    with background.start(server, "test-bg-plain-error") as srv:
+        with socket.create_connection(srv.address, timeout=2) as client:
+            client.sendall(b"x")
+            assert client.recv(1) == b""  # the handler died; the request was shut down
+        assert srv.log.wait_for("ValueError: student bug", timeout=2)
+        out, err = capfd.readouterr()
+        assert "student bug" not in out + err  # nothing printed from the handler's thread
+    assert "the last: ValueError: student bug" in capfd.readouterr().out
+
+
+def test_a_clean_block_prints_nothing(capsys):
+    with background.start_udp("test-bg-clean") as srv:
+        assert udp.echo("ok", srv.address, timeout=1) == "OK"
+    assert capsys.readouterr().out == ""
+    assert srv.errors() == []
 
 
 def test_log_wait_for_after_ignores_older_lines():
