@@ -32,7 +32,8 @@ import threading
 import time
 
 from . import tcp, udp
-from .classroom import HANDLER_ERROR, ClassroomServerMixIn, handler_error_text, stop_serving
+from .classroom import (HANDLER_ERROR, ClassroomServerMixIn, handler_error_text, request_shutdown,
+                        stop_serving)
 from .errors import format_address
 from .serverlog import LogEntry, ServerLog
 
@@ -74,6 +75,7 @@ class ServerHandle:
             target=self._serve, args=(poll_interval,), name=f"netlesson-{name}", daemon=True
         )
         self._started = threading.Event()
+        self._close_when_served = False
 
     def _serve(self, poll_interval):
         self._started.set()
@@ -81,6 +83,17 @@ class ServerHandle:
             self.server.serve_forever(poll_interval)
         except Exception as exc:  # never let the thread print a traceback into a cell
             self.log.append(f"{SERVE_ERROR}: {exc!r}")
+        finally:
+            if self._close_when_served:  # stop() was called from this very thread
+                self._close_here()
+
+    def _close_here(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            stop_serving(self.server, None, 2.0, log=self.log.append)
+        except Exception as exc:  # noqa: BLE001 - a student's server_close; keep the thread quiet
+            self.log.append(f"server_close() failed: {exc!r}")
+        self.stop_seconds = time.perf_counter() - t0
 
     def _start(self) -> "ServerHandle":
         self.thread.start()
@@ -107,17 +120,31 @@ class ServerHandle:
         ``socketserver`` server whose handler threads are still talking to a
         client, ``server_close()`` (which joins them) is given *timeout*
         seconds and then left to finish in the background, with a log line.
+        Called from a handler that runs in the serving thread itself (a server
+        without handler threads), it cannot wait: the server stops and closes
+        as soon as that request is finished.
         """
         with self._lock:
             if self.stopped:
                 return
             self.stopped = True
-        t0 = time.perf_counter()
-        stop_serving(self.server, self.thread, timeout, log=self.log.append)
-        self.stop_seconds = time.perf_counter() - t0
         with _registry_lock:
             if _registry.get(self.name) is self:
                 del _registry[self.name]
+        if threading.current_thread() is self.thread:
+            # A handler of a server without handler threads (TCPServer, or a
+            # SingleClassroomServer) runs in the serving thread: it cannot wait
+            # for serve_forever to return.  Ask it to stop; the serving thread
+            # closes the server once this request is finished (see _serve).
+            self._close_when_served = True
+            if not request_shutdown(self.server):  # pragma: no cover - Python renamed the flag
+                threading.Thread(target=self.server.shutdown, daemon=True).start()
+            self.log.append("stop() was called from the serving thread: the server closes "
+                            "as soon as this request is finished")
+            return
+        t0 = time.perf_counter()
+        stop_serving(self.server, self.thread, timeout, log=self.log.append)
+        self.stop_seconds = time.perf_counter() - t0
 
     def __enter__(self):
         self._entered_seq = self.log.last_seq

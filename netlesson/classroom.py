@@ -262,6 +262,12 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
     def left() -> float:
         return max(0.0, deadline - time.monotonic())
 
+    if thread is threading.current_thread():
+        raise RuntimeError(
+            "stop_serving() was called from the thread that runs serve_forever() (a handler "
+            "of a server without handler threads?): it cannot wait for itself. Ask with "
+            "request_shutdown(server) and close the server after serve_forever() returns; "
+            "a background handle's stop() does this for you.")
     alive = []
     if thread is not None and thread.is_alive():
         if not request_shutdown(server):  # pragma: no cover - Python renamed the flag

@@ -291,3 +291,42 @@ def test_log_wait_for_after_ignores_older_lines():
     assert not log.wait_for("closed:", timeout=0.05, after=mark)
     log.append("closed: 127.0.0.1:5001")
     assert log.wait_for("closed:", timeout=0.05, after=mark)
+
+
+@pytest.mark.parametrize("how", ["handle", "by name", "stop_all"])
+def test_a_handler_of_a_single_threaded_server_can_stop_it(how):
+    """The handler runs in the serving thread: stop() must not join itself, and must still close."""
+    calls = []
+
+    class StopsTheServer(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.rfile.readline()
+            try:
+                if how == "handle":
+                    handle.stop()
+                elif how == "by name":
+                    background.stop("test-bg-self-stop")
+                else:
+                    background.stop_all()
+            except Exception as exc:  # noqa: BLE001 - recorded for the assertion below
+                calls.append(exc)
+            self.wfile.write(b"bye\n")  # the request is still served to its end
+
+    class Server(socketserver.TCPServer):  # one thread: handlers run in serve_forever's
+        allow_reuse_address = True  # so the port can be bound again despite TIME_WAIT
+
+    server = Server(("127.0.0.1", 0), StopsTheServer)
+    handle = background.start(server, "test-bg-self-stop")
+    address = handle.address
+    with socket.create_connection(address, timeout=2) as client:
+        client.sendall(b"stop\n")
+        assert client.makefile("rb").readline() == b"bye\n"
+    handle.thread.join(2)
+    assert not handle.thread.is_alive()
+    assert calls == []
+    assert server.socket.fileno() == -1  # closed by the serving thread
+    assert handle not in background.running()
+    handle.stop()  # idempotent
+    with socket.socket() as again:  # the port can be bound again
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(address)
