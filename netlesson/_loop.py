@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import NetlessonError, ReplyDecodeError
+from .errors import DatagramTooLong, NetlessonError, ReplyDecodeError, TruncatedReply
 
 __all__ = ["run_client_loop"]
 
@@ -57,14 +57,32 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
                 except ReplyDecodeError as exc:
                     reply = exc.raw.decode(exc.encoding, "backslashreplace")
                     print(f"warning: {exc}", file=err)
+                except DatagramTooLong as exc:  # nothing was sent: go on with the next line
+                    print(f"error: {exc}; this line was not sent", file=err)
+                    continue
+                except TruncatedReply as exc:  # a reply came, cut short: show it, go on
+                    _write(out, exc.reply)
+                    print(f"warning: {_for_the_terminal(exc)}", file=err)
+                    continue
                 except (NetlessonError, OSError) as exc:
-                    print(f"error: {exc}", file=err)
+                    partial = getattr(exc, "partial", b"")
+                    if partial:  # what did arrive is shown, not lost
+                        _write(out, partial)
+                    print(f"error: {_for_the_terminal(exc)}", file=err)
                     return 1
                 _write(out, reply)
     except KeyboardInterrupt:
         print(file=err)
         return 130
     return 0
+
+
+def _for_the_terminal(exc) -> str:
+    """The error's text, pointing at the line printed above instead of an attribute."""
+    text = str(exc)
+    for attribute in ("the bytes that did arrive are in .partial", "the reply is in .reply"):
+        text = text.replace(attribute, "what did arrive is printed above (standard output)")
+    return text
 
 
 def _write(out, reply) -> None:

@@ -17,8 +17,35 @@ import argparse
 import sys
 
 from . import constants
+from .errors import PortInUseError
 
 __all__ = ["main", "build_parser"]
+
+_CLI_PORT_HINT = ("stop the other server (Ctrl-C in its terminal) or pass --port 0 to let "
+                  "the system pick a free port")
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP/UDP port number, 0-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports are 0 to 65535")
+    return port
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a usable timeout: give a number of "
+                                         f"seconds greater than 0")
+    return value
 
 
 def _serve(kind: str, host: str, port: int) -> int:
@@ -29,6 +56,9 @@ def _serve(kind: str, host: str, port: int) -> int:
     log = ServerLog(200, echo=sys.stdout)
     try:
         server = module.create_server((host, port), log=log)
+    except PortInUseError as exc:
+        print(f"error: {PortInUseError(exc.address, hint=_CLI_PORT_HINT)}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -50,8 +80,8 @@ def _client(kind: str, host: str, port: int, timeout: float) -> int:
 
     if kind == "tcp":
         return tcp.interactive((host, port), timeout=timeout)
-    return udp.interactive((host, port), timeout=min(timeout, 1.0),
-                           max_timeout=max(timeout, 1.0))
+    # waits of 1, 2, 4 ... seconds, none longer than --timeout
+    return udp.interactive((host, port), timeout=min(timeout, 1.0), max_timeout=timeout)
 
 
 def _diagrams(out: str) -> int:
@@ -77,11 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--host", default=default_host, help=f"default {default_host}")
-        p.add_argument("--port", type=int, default=default_port,
+        p.add_argument("--port", type=_port, default=default_port,
                        help=f"default {default_port}; 0 picks a free port (servers)")
-        if name.endswith("client"):
-            p.add_argument("--timeout", type=float, default=5.0,
+        if name == "tcp-client":
+            p.add_argument("--timeout", type=_seconds, default=5.0,
                            help="seconds to wait for a reply (default 5)")
+        elif name == "udp-client":
+            p.add_argument("--timeout", type=_seconds, default=5.0,
+                           help="longest single wait for a reply (default 5): the client "
+                                "waits at most 1 s first, then resends up to 3 times with "
+                                "doubling waits capped at this, then gives up")
     p = sub.add_parser("diagrams", help="write every class and call-flow diagram as .dot and .svg")
     p.add_argument("--out", default="pics", help="output directory (default pics)")
     # instructors (needs the `instructor` extra: nbgrader); imported lazily

@@ -136,11 +136,19 @@ class DatagramTooLong(NetlessonError, ValueError):
     def __init__(self, size: int, limit: int, what: str = "socketserver.UDPServer"):
         self.size = size
         self.limit = limit
-        super().__init__(
-            f"this datagram is {size} bytes, but {what} reads at most {limit} bytes per "
-            f"datagram (max_packet_size) and silently drops the rest; send at most {limit} "
-            f"bytes per datagram, or raise max_packet_size on the server class"
-        )
+        if what == UDP_PAYLOAD_LIMIT:
+            text = (f"this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
+                    f"most {limit} bytes: the operating system refuses to send it. Split the "
+                    f"data into several datagrams, or use TCP")
+        else:
+            text = (f"this datagram is {size} bytes, but {what} reads at most {limit} bytes per "
+                    f"datagram (max_packet_size) and silently drops the rest; send at most "
+                    f"{limit} bytes per datagram, or raise max_packet_size on the server class")
+        super().__init__(text)
+
+
+#: ``what`` for :class:`DatagramTooLong` when the limit is UDP's own, not a server's
+UDP_PAYLOAD_LIMIT = "one UDP datagram over IPv4"
 
 
 class TruncatedReply(NetlessonError, ValueError):

@@ -27,6 +27,7 @@ import time
 from . import constants
 from .classroom import ClassroomServerMixIn, log_event, make_server
 from .errors import (
+    UDP_PAYLOAD_LIMIT,
     DatagramTooLong,
     ReplyDecodeError,
     ServerNotResponding,
@@ -213,7 +214,7 @@ class UDPEchoClient:
         if self.max_datagram is not None and len(data) > self.max_datagram:
             raise DatagramTooLong(len(data), self.max_datagram)
         if len(data) > MAX_UDP_PAYLOAD:
-            raise DatagramTooLong(len(data), MAX_UDP_PAYLOAD, what="one UDP datagram over IPv4")
+            raise DatagramTooLong(len(data), MAX_UDP_PAYLOAD, what=UDP_PAYLOAD_LIMIT)
         self.connect()
         sock = self.sock
         self._drain()

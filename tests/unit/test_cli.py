@@ -162,7 +162,59 @@ def test_cli_server_on_a_busy_port_explains_and_exits_1(cli_tcp_server):
     result = _run(netlesson("tcp-server", "--port", str(cli_tcp_server.port)), b"", timeout=10)
     assert result.returncode == 1
     assert f"127.0.0.1:{cli_tcp_server.port} is in use" in result.stderr.decode()
+    assert "pass --port 0" in result.stderr.decode()  # the CLI's own syntax, not port=0
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (("tcp-server", "--port", "70000"), "70000 is not a port: ports are 0 to 65535"),
+    (("tcp-client", "--port", "-1"), "-1 is not a port"),
+    (("tcp-client", "--timeout", "0"), "0 is not a usable timeout"),
+    (("udp-client", "--timeout", "-2"), "-2 is not a usable timeout"),
+    (("udp-client", "--port", "eighty"), "'eighty' is not a port number"),
+])
+def test_cli_rejects_impossible_ports_and_timeouts_with_a_usage_message(args, complaint):
+    result = _run(netlesson(*args), b"x\n", timeout=10)
+    assert result.returncode == 2  # argparse's usage error
+    assert complaint in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_tcp_client_prints_a_partial_reply_before_the_error():
+    """A server that sends half a reply and closes: the half is shown, not lost."""
+    import socket
+    import threading
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(10)
+
+        def half_reply():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                conn.recv(100)
+                conn.sendall(b"HELL")
+
+        thread = threading.Thread(target=half_reply, daemon=True)
+        thread.start()
+        result = _run(netlesson("tcp-client", "--port", str(listener.getsockname()[1])),
+                      b"hello world\nnever sent\n")
+        thread.join(5)
+    assert result.returncode == 1
+    assert result.stdout == b"HELL\n"
+    err = result.stderr.decode()
+    assert "after 4 of 11 reply bytes" in err and "printed above" in err and ".partial" not in err
+
+
+def test_cli_udp_client_reports_a_too_long_line_and_goes_on(cli_udp_server):
+    result = _run(netlesson("udp-client", "--port", str(cli_udp_server.port)),
+                  b"before\n" + b"z" * 9000 + b"\nafter\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"BEFORE\nAFTER\n"
+    assert "this datagram is 9000 bytes" in result.stderr.decode()
+    assert "this line was not sent" in result.stderr.decode()
 
 
 def test_cli_client_ctrl_c_ends_without_traceback(cli_tcp_server):

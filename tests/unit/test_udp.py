@@ -50,6 +50,19 @@ def test_udp_client_refuses_datagram_the_server_would_cut(udp_server):
     assert "8193 bytes" in str(info.value) and "8192" in str(info.value)
 
 
+def test_a_datagram_over_udps_own_limit_is_explained_as_such(udp_server):
+    with pytest.raises(DatagramTooLong) as info:
+        udp.echo(b"x" * 65508, udp_server.address, max_datagram=None)
+    text = str(info.value)
+    assert "65508 bytes" in text and "at most 65507 bytes" in text
+    assert "max_packet_size" not in text  # no server setting can help here
+    assert "Split the data" in text
+    with pytest.raises(OSError):  # and it is true: the operating system refuses it
+        import socket
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"x" * 65508, udp_server.address)
+
+
 def test_udp_datagram_longer_than_8192_is_reported_not_silent(udp_server):
     with pytest.raises(TruncatedReply) as info:
         udp.echo(b"y" * 9000, udp_server.address, max_datagram=None)
