@@ -184,6 +184,20 @@ def _nbgrader_env() -> dict:
     return env
 
 
+def require_nbgrader() -> None:
+    """Fail at once, with the install command, when nbgrader is missing.
+
+    Otherwise the first nbgrader run would fail inside a temporary course
+    directory, pointing at a log that is deleted with it.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("nbgrader") is None:
+        raise NbgraderError(
+            f"nbgrader is not installed for {sys.executable}: install the instructor extra "
+            f"with  pip install -e '.[instructor]'  in the project (make setup does this)")
+
+
 def _nbgrader(course_dir: Path, args: list[str], *, log=None, what: str,
               check: bool = True, wall_timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m nbgrader ARGS`` in *course_dir*; its output goes to the log."""
@@ -221,6 +235,7 @@ def release(out_dir, source_dir=None, *, assignment: str = ASSIGNMENT, course_di
     it is a temporary directory, removed afterwards (:func:`grade` rebuilds it).
     Returns the folder that holds the student notebooks.
     """
+    require_nbgrader()
     out_dir = Path(out_dir)
     with _course_dir(course_dir) as course:
         build_course(course, source_dir, assignment=assignment, log=log)
@@ -293,6 +308,7 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None, assignment:
     not handed in, are reset (:func:`_zero_ungraded`): every score and every
     reason comes from this run.
     """
+    require_nbgrader()
     students = find_submissions(submissions_dir, assignment)
     out_csv = Path(out_csv)
     with _course_dir(course_dir) as course:

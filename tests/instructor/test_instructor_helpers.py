@@ -122,3 +122,24 @@ def test_grade_reports_a_missing_submissions_folder(tmp_path, capsys):
                               source=None, assignment="exercises", course_dir=None, timeout=5)
     assert instructor.run_grade(args) == 1
     assert "no submissions directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["release", "grade"])
+def test_a_missing_nbgrader_is_reported_with_the_install_command(tmp_path, monkeypatch, capsys,
+                                                                 command):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nbgrader" else real_find_spec(name, *a))
+    (tmp_path / "alice").mkdir()
+    write_notebook(tmp_path / "alice" / "ex01_line_echo.ipynb")
+    argv = ["release", "--out", str(tmp_path / "out")] if command == "release" \
+        else ["grade", str(tmp_path)]
+    from netlesson import cli
+
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "nbgrader is not installed" in err
+    assert "pip install -e '.[instructor]'" in err
+    assert not (tmp_path / "out").exists()
