@@ -65,7 +65,7 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
                     print(f"warning: {_for_the_terminal(exc)}", file=err)
                     continue
                 except (NetlessonError, OSError) as exc:
-                    partial = getattr(exc, "partial", b"")
+                    partial = getattr(exc, "partial", b"") or getattr(exc, "reply", b"")
                     if partial:  # what did arrive is shown, not lost
                         _write(out, partial)
                     print(f"error: {_for_the_terminal(exc)}", file=err)
@@ -80,7 +80,8 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
 def _for_the_terminal(exc) -> str:
     """The error's text, pointing at the line printed above instead of an attribute."""
     text = str(exc)
-    for attribute in ("the bytes that did arrive are in .partial", "the reply is in .reply"):
+    for attribute in ("the bytes that did arrive are in .partial",
+                      "the reply is in .reply, the extra bytes in .extra", "the reply is in .reply"):
         text = text.replace(attribute, "what did arrive is printed above (standard output)")
     return text
 

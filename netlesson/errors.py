@@ -16,6 +16,7 @@ __all__ = [
     "ServerUnavailable",
     "ReplyTimeout",
     "ConnectionClosed",
+    "ReplyTooLong",
     "ReplyDecodeError",
     "ServerNotResponding",
     "DatagramTooLong",
@@ -99,6 +100,28 @@ class ConnectionClosed(NetlessonError, ConnectionError):
         super().__init__(
             f"{format_address(address)} {how} the connection after {len(partial)} of "
             f"{expected} reply bytes; the bytes that did arrive are in .partial"
+        )
+
+
+class ReplyTooLong(NetlessonError, ValueError):
+    """More bytes came than the echo of the request: the server is not an upper-case echo."""
+
+    def __init__(self, address, expected: int | None, reply: bytes, extra: bytes):
+        """*expected* is the length of the reply the extra bytes followed (None: no reply yet)."""
+        self.address = tuple(address)
+        self.expected = expected
+        self.reply = bytes(reply)
+        self.extra = bytes(extra)
+        if expected is None:
+            what = f"sent {len(extra)} byte(s) before it was sent anything"
+        else:
+            what = f"sent {len(extra)} byte(s) more than the {expected}-byte reply"
+        where = ("the reply is in .reply, the extra bytes in .extra" if reply else
+                 "the extra bytes are in .extra")
+        super().__init__(
+            f"{format_address(address)} {what}: an upper-case echo answers with exactly as "
+            f"many bytes as it received -- is this an echo server? The connection was closed, "
+            f"so the extra bytes cannot be taken for the next reply; {where}"
         )
 
 

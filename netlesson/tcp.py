@@ -21,6 +21,7 @@ that shape and fixes what a classroom trips over:
 from __future__ import annotations
 
 import functools
+import selectors
 import socket
 import socketserver
 
@@ -30,6 +31,7 @@ from .errors import (
     ConnectionClosed,
     ReplyDecodeError,
     ReplyTimeout,
+    ReplyTooLong,
     ServerUnavailable,
     format_address,
 )
@@ -128,6 +130,10 @@ def create_server(address=("127.0.0.1", 0), handler=UpperEchoHandler,
     return make_server(server_class, address, handler, **kwargs)
 
 
+#: at most this many bytes per send(), so reading the reply is never put off for long
+_SEND_CHUNK = 64 * 1024
+
+
 class TCPEchoClient:
     """A client for the upper-case echo that always reads the whole reply.
 
@@ -146,6 +152,7 @@ class TCPEchoClient:
         self.buffer_size = buffer_size
         self.encoding = encoding
         self.sock: socket.socket | None = None
+        self._last_reply_size: int | None = None  # None: nothing received on this connection
 
     # -- connection ---------------------------------------------------------
     def connect(self) -> "TCPEchoClient":
@@ -162,6 +169,7 @@ class TCPEchoClient:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        self._last_reply_size = None
 
     def __enter__(self):
         return self.connect()
@@ -173,8 +181,14 @@ class TCPEchoClient:
     def send_bytes(self, data: bytes) -> bytes:
         """Send *data*, return the complete reply (``len(data)`` bytes).
 
+        Sending and reading happen together: the server starts replying while
+        a long message is still being sent, and a client that only reads once
+        it has sent everything would, for a message of many megabytes, fill
+        both sides' socket buffers -- then both wait for each other forever.
+
         On any error the connection is closed (the next ``send`` reconnects),
-        so a late or partial reply can never be mistaken for the next one.
+        so a late, partial or over-long reply can never be mistaken for the
+        next one.  Every wait lasts at most ``timeout`` seconds.
         """
         data = bytes(data)
         if not data:
@@ -183,28 +197,56 @@ class TCPEchoClient:
             return b""
         self.connect()
         sock = self.sock
-        try:
-            sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close()
-            raise ConnectionClosed(self.address, len(data), b"", reset=True) from None
+        pending = memoryview(data)  # what is still to be sent
         reply = bytearray()
-        while len(reply) < len(data):
-            try:
-                chunk = sock.recv(min(self.buffer_size, len(data) - len(reply)))
-            except TimeoutError:
-                # The rest of this reply may still arrive; on this connection it
-                # would be read as the start of the next reply.  Start afresh.
-                self.close()
-                raise ReplyTimeout(self.address, len(data), reply, self.timeout) from None
-            except ConnectionResetError:
-                self.close()
-                raise ConnectionClosed(self.address, len(data), reply, reset=True) from None
-            if not chunk:
-                self.close()
-                raise ConnectionClosed(self.address, len(data), reply)
-            reply += chunk
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            # bytes that came after the previous reply was complete?
+            self._check_nothing_waiting(selector, self._last_reply_size, b"")
+            selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            while len(reply) < len(data):
+                events = selector.select(self.timeout)
+                if not events:
+                    # The rest of this reply may still arrive; on this connection it
+                    # would be read as the start of the next reply.  Start afresh.
+                    self.close()
+                    raise ReplyTimeout(self.address, len(data), reply, self.timeout)
+                ready = events[0][1]
+                try:
+                    if ready & selectors.EVENT_WRITE and pending:
+                        pending = pending[sock.send(pending[:_SEND_CHUNK]):]
+                        if not pending:  # all sent: from now on only wait to read
+                            selector.modify(sock, selectors.EVENT_READ)
+                    if ready & selectors.EVENT_READ:
+                        chunk = sock.recv(min(self.buffer_size, len(data) - len(reply)))
+                        if not chunk:
+                            self.close()
+                            raise ConnectionClosed(self.address, len(data), reply)
+                        reply += chunk
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close()
+                    raise ConnectionClosed(self.address, len(data), reply, reset=True) from None
+            self._check_nothing_waiting(selector, len(data), reply)
+        self._last_reply_size = len(reply)
         return bytes(reply)
+
+    def _check_nothing_waiting(self, selector, expected: int, reply: bytes) -> None:
+        """Raise :class:`ReplyTooLong` if bytes beyond a complete reply are waiting.
+
+        An upper-case echo never sends them; any other server might, and they
+        would otherwise be read as the start of the next reply.  End of stream
+        (the server closed after replying) is not an error here: the next
+        ``send`` reports it.
+        """
+        if not selector.select(0):  # registered for reading only
+            return  # nothing waiting: the usual case
+        try:
+            extra = self.sock.recv(self.buffer_size, socket.MSG_PEEK)
+        except OSError:
+            return  # a reset: the next send reports it
+        if extra:
+            self.close()
+            raise ReplyTooLong(self.address, expected, reply, extra)
 
     def send_text(self, text: str) -> str:
         """Send *text* encoded with ``encoding``; return the decoded reply.

@@ -315,21 +315,31 @@ def test_netlesson_tcp_client_against_an_nc_echo_listener():
         deadline = time.monotonic() + 5
         while True:
             try:
-                client = tcp.TCPEchoClient(("127.0.0.1", port), timeout=0.5).connect()
+                client = tcp.TCPEchoClient(("127.0.0.1", port), timeout=1).connect()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        with client:
-            listener.stdin.write(b"HI")  # the person at the nc end types a 2-byte answer
-            listener.stdin.flush()
-            from netlesson.errors import ReplyTimeout
+        import threading
 
+        from netlesson.errors import ReplyTimeout
+
+        seen = []
+
+        def person_at_the_nc_end():
+            seen.append(listener.stdout.read(5))  # once the message has arrived...
+            listener.stdin.write(b"HI")  # ...they type a 2-byte answer
+            listener.stdin.flush()
+
+        typist = threading.Thread(target=person_at_the_nc_end, daemon=True)
+        typist.start()
+        with client:
             with pytest.raises(ReplyTimeout) as info:
                 client.send("hello")
-            assert info.value.partial == b"HI"
-            assert listener.stdout.read(5) == b"hello"
+        typist.join(5)
+        assert seen == [b"hello"]
+        assert info.value.partial == b"HI"
     finally:
         _stop(listener)
 

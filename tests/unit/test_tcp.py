@@ -15,6 +15,7 @@ from netlesson.errors import (
     ConnectionClosed,
     ReplyDecodeError,
     ReplyTimeout,
+    ReplyTooLong,
     ServerUnavailable,
 )
 
@@ -32,6 +33,59 @@ def test_tcp_client_reads_reply_longer_than_buffer(tcp_server):
 def test_tcp_client_reads_one_mebibyte_reply(tcp_server):
     payload = bytes(range(256)) * 4096
     assert tcp.echo(payload, tcp_server.address) == payload.upper()
+
+
+@pytest.mark.timeout(60)
+def test_tcp_client_sends_and_reads_together_so_a_huge_message_cannot_deadlock(tcp_server):
+    """32 MiB is far more than both sides' socket buffers on loopback.
+
+    A client that sent everything before reading would block in sendall()
+    while the server blocks sending the reply nobody reads (measured: 16 MiB
+    hung until the timeout with the old client).
+    """
+    with socket.socket() as probe:  # the buffers really are smaller than the message
+        buffers = (probe.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+                   + probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    payload = b"netlesson " * (32 * 1024 * 1024 // 10)
+    assert len(payload) > 4 * buffers
+    assert tcp.echo(payload, tcp_server.address, timeout=10) == payload.upper()
+
+
+class _TooMuchHandler(socketserver.BaseRequestHandler):
+    """Not an echo: answers every message with its upper case plus b'EXTRA'."""
+
+    def handle(self):
+        while data := self.request.recv(1024):
+            self.request.sendall(data.upper() + b"EXTRA")
+
+
+def test_a_reply_longer_than_the_request_is_reported_not_read_as_the_next_reply():
+    with background.start_tcp("test-too-much", handler=_TooMuchHandler) as srv:
+        with tcp.TCPEchoClient(srv.address, timeout=2) as client:
+            with pytest.raises(ReplyTooLong) as info:
+                client.send("abc")
+                client.send("def")  # if the extra bytes came late, the next send sees them
+            assert client.sock is None  # closed: nothing stale is left on it
+    error = info.value
+    assert error.extra == b"EXTRA"[:len(error.extra)] and error.extra
+    assert "more than the 3-byte reply" in str(error)
+    assert "is this an echo server?" in str(error)
+
+
+def test_bytes_that_come_before_anything_was_sent_are_reported():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(5)
+        with tcp.TCPEchoClient(listener.getsockname(), timeout=2) as client:
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"220 welcome\r\n")  # a server that talks first (SMTP, FTP...)
+                time.sleep(0.05)
+                with pytest.raises(ReplyTooLong) as info:
+                    client.send("hello")
+    assert info.value.extra == b"220 welcome\r\n"
+    assert "sent 13 byte(s) before it was sent anything" in str(info.value)
 
 
 def test_tcp_client_sends_non_utf8_bytes_unchanged_but_upper_cased(tcp_server):
