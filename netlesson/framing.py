@@ -26,6 +26,7 @@ from . import constants
 
 __all__ = [
     "IncompleteMessage",
+    "ReceiveTimeout",
     "MessageTooLong",
     "recvall",
     "send_msg",
@@ -57,6 +58,21 @@ class IncompleteMessage(EOFError):
         super().__init__(f"the connection closed {what}; the bytes that did arrive are in .partial")
 
 
+class ReceiveTimeout(TimeoutError):
+    """No more bytes came within the socket's timeout.  ``.partial`` keeps what came.
+
+    A ``TimeoutError``, so code that catches that keeps working; the stream is
+    now in the middle of a message, so the caller should close the connection.
+    """
+
+    def __init__(self, expected: int, partial: bytes):
+        self.expected = expected
+        self.partial = bytes(partial)
+        super().__init__(f"timed out after {len(partial)} of {expected} bytes; the bytes that "
+                         f"did arrive are in .partial (close the connection: the stream is now "
+                         f"in the middle of a message)")
+
+
 class MessageTooLong(ValueError):
     """A message is longer than the receiver agreed to accept."""
 
@@ -65,13 +81,17 @@ def recvall(sock, n: int, *, chunk_size: int = constants.buffer_size) -> bytes:
     """Receive exactly *n* bytes from *sock*, however many ``recv`` calls it takes.
 
     Raises :class:`IncompleteMessage` (with ``.partial``) if the peer closes
-    first.  A socket timeout propagates as ``TimeoutError`` (``socket.timeout``).
+    first, and :class:`ReceiveTimeout` -- a ``TimeoutError``, also with
+    ``.partial`` -- if the socket's timeout runs out first.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     buf = bytearray()
     while len(buf) < n:
-        chunk = sock.recv(min(chunk_size, n - len(buf)))
+        try:
+            chunk = sock.recv(min(chunk_size, n - len(buf)))
+        except TimeoutError:
+            raise ReceiveTimeout(n, buf) from None
         if not chunk:
             raise IncompleteMessage(n, buf)
         buf += chunk
@@ -97,7 +117,12 @@ def recv_msg(sock, *, max_size: int = MAX_MESSAGE) -> bytes | None:
     first = sock.recv(PREFIX.size)
     if not first:
         return None
-    head = first if len(first) == PREFIX.size else first + recvall(sock, PREFIX.size - len(first))
+    try:
+        head = first if len(first) == PREFIX.size else first + recvall(sock, PREFIX.size - len(first))
+    except IncompleteMessage as exc:  # closed inside the prefix: keep every byte that came
+        raise IncompleteMessage(PREFIX.size, first + exc.partial) from None
+    except ReceiveTimeout as exc:
+        raise ReceiveTimeout(PREFIX.size, first + exc.partial) from None
     (size,) = PREFIX.unpack(head)
     if size > max_size:
         raise MessageTooLong(

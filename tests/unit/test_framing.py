@@ -158,9 +158,27 @@ def test_recvall_lets_a_socket_timeout_through_instead_of_waiting_forever():
     with tcp_pair(timeout=0.2) as (a, b):
         a.sendall(b"ab")
         t0 = time.monotonic()
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError) as info:  # still a TimeoutError for callers
             recvall(b, 3)
         assert time.monotonic() - t0 < 3
+    assert isinstance(info.value, framing.ReceiveTimeout)
+    assert info.value.partial == b"ab" and info.value.expected == 3
+    assert "after 2 of 3 bytes" in str(info.value)
+
+
+def test_recv_msg_keeps_the_bytes_of_a_prefix_cut_short():
+    with tcp_pair() as (a, b):
+        a.sendall(b"\x00\x00")
+        a.shutdown(socket.SHUT_WR)
+        with pytest.raises(IncompleteMessage) as info:
+            recv_msg(b)
+    assert info.value.partial == b"\x00\x00"
+    assert "after 2 of 4 bytes" in str(info.value)
+    with tcp_pair(timeout=0.2) as (a, b):
+        a.sendall(b"\x00\x00\x00")
+        with pytest.raises(framing.ReceiveTimeout) as info:
+            recv_msg(b)
+    assert info.value.partial == b"\x00\x00\x00"
 
 
 # -- length prefix ------------------------------------------------------------
