@@ -85,6 +85,7 @@ __all__ = [
     "Measurement",
     "run_clients",
     "ideal_rate",
+    "usable_cpus",
     "Comparison",
     "compare",
     "main",
@@ -758,6 +759,19 @@ def run_clients(address, clients: int = 1, messages: int = 100, *,
     return Measurement(kind, clients, messages, seconds)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, not the machine's total.
+
+    ``os.cpu_count()`` counts every CPU of the machine, also those a container
+    or ``taskset`` does not let this process use.
+    """
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def ideal_rate(kind: str, clients: int, delay: float, work: str = "sleep",
                cpus: int | None = None) -> float | None:
     """Round trips/s if the handler's simulated work were the only cost.
@@ -775,7 +789,7 @@ def ideal_rate(kind: str, clients: int, delay: float, work: str = "sleep",
     if work == "sleep":
         return clients / delay
     if kind == "forking":
-        return min(clients, cpus or os.cpu_count() or 1) / delay
+        return min(clients, cpus or usable_cpus()) / delay
     return 1 / delay
 
 

@@ -111,7 +111,7 @@ class Edge(NamedTuple):
     ``"lookup"`` (next class in the MRO), ``"calls"`` (caller → callee in one thread),
     ``"then"`` (previous call of a thread → its next top-level call) or ``"thread"`` (into
     the first call of a new thread, from the call that started it if known, else from
-    the call recorded just before it).
+    a label node ``<id>_origin``: "thread started outside the traced calls").
     """
 
     tail: str
@@ -687,7 +687,8 @@ def call_flow(calls: Iterable[Any] | Any, title: str = "Call flow") -> Diagram:
     same thread to each later top-level call, so time runs downwards; a dashed arrow
     leads into each new thread from the call that started it when the trace knows
     it (``Trace.started_by``: for ``ThreadingMixIn``, ``process_request``), else
-    from the call recorded just before the thread's first call.  Calls of functions
+    from a label saying the thread was started outside the traced calls (the
+    tracer's own ``serve_forever`` thread) -- never from an unrelated call.  Calls of functions
     defined in ``socketserver.py`` are blue; every other call is yellow: the
     handler's own methods, and any other code that is not ``socketserver``'s -- for
     example ``ClassroomServerMixIn.serve_forever`` when a netlesson classroom server
@@ -734,13 +735,21 @@ def call_flow(calls: Iterable[Any] | Any, title: str = "Call flow") -> Diagram:
             started.add(thread)
             starter = _index_of(records, starters.get(thread))
             if starter is not None:  # the trace knows which call started this thread
-                tail, label = starter, "starts thread"
-            else:  # otherwise: the thread begins after whatever was recorded last
-                tail, label = index - 1, "new thread"
-            if tail >= 0:
-                graph.edge(node_ids[tail], node_ids[index], style="dashed", color=_LOOKUP,
-                           label=label, fontcolor=_LOOKUP)
-                edges.append(Edge(node_ids[tail], node_ids[index], "thread"))
+                graph.edge(node_ids[starter], node_ids[index], style="dashed", color=_LOOKUP,
+                           label="starts thread", fontcolor=_LOOKUP)
+                edges.append(Edge(node_ids[starter], node_ids[index], "thread"))
+            elif index > 0:
+                # Started by code the trace did not record (the tracer's own
+                # Thread(target=serve_forever)): say so, rather than draw an arrow
+                # from whatever call happens to be recorded just before.
+                origin = f"{node_ids[index]}_origin"
+                graph.node(origin, label="thread started outside the traced calls",
+                           shape="plaintext", style="", fillcolor="none", fontcolor=_LOOKUP,
+                           fontsize="10")
+                graph.edge(node_ids[index - 1], origin, style="invis")  # keeps time running down
+                graph.edge(origin, node_ids[index], style="dashed", color=_LOOKUP,
+                           label="new thread", fontcolor=_LOOKUP)
+                edges.append(Edge(origin, node_ids[index], "thread"))
         stack = stacks[thread]
         while stack and stack[-1][0] >= depth:
             stack.pop()

@@ -63,7 +63,7 @@ def tests(grade_id: str, points: int, text: str) -> dict:
 HOW_TO = """
 **怎么做**：只在答题单元格里作答：那里写着 `# YOUR CODE HERE` 和 `raise NotImplementedError()`，
 删掉 `raise` 这一行，换成你的代码。然后从上到下运行全部单元格。"自动检查"单元格**没有任何输出**
-就表示通过；不通过时它抛出 `AssertionError`，说明发送了什么、收到了什么、为什么会这样、该怎么改。
+就表示通过；不通过时它抛出 `AssertionError`，说明发送了什么、收到了什么、为什么会这样、该怎么改（这些说明是英文的，和代码、报错信息用同一种语言）。
 改完后重新运行你的单元格和检查单元格即可，检查可以运行任意多次。锁定的单元格（说明文字、导入、
 检查）不要修改：评分时会换回原样。
 """
@@ -128,7 +128,7 @@ class LineUpperHandler(socketserver.StreamRequestHandler):
 ## 先自己试一试
 
 下面的单元格用 `netlesson.background` 在后台启动一台使用你的处理器的服务器（端口 0：由系统挑一个
-空闲端口），作为客户端发两行、读回两行。`with` 块结束时服务器一定会停下，所以这个单元格可以反复运行。
+空闲端口），作为客户端发两行、读回两行。`with` 块结束时服务器一定会停下，所以这个单元格可以反复运行。如果你的处理器抛出了异常，`with` 块结束时会打印一行说明是哪个异常（完整的 traceback 在 `srv.log` 里，`srv.show_log()` 可以打印出来）。
 """),
     code("""
 with background.start_tcp("ex01-try", handler=LineUpperHandler) as srv:

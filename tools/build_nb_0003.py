@@ -50,9 +50,9 @@ NB00 = [
 | [05_udp_walkthrough](05_udp_walkthrough.ipynb) | UDP 源码走读：与 TCP 的不同之处（没有 `listen`、`get_request` 就是 `recvfrom`） | 30 分钟 |
 | [06_pitfalls](06_pitfalls.ipynb) | 常见陷阱，先看它失败再修好：粘包与消息边界、被切开的 UTF-8 字符、UDP 丢包、阻塞的 `serve_forever`、"Address already in use" 等 | 45 分钟 |
 | [07_concurrency](07_concurrency.ipynb) | 多线程、多进程、单线程与 asyncio 服务器的实测对比 | 30 分钟 |
-| [exercises/](exercises/) | 练习：每题都有自动检查，错误提示会告诉你具体哪里不对 | 每题 10–20 分钟 |
+| [exercises/](exercises/) | 练习：每题都有自动检查，错误提示（英文）会告诉你具体哪里不对 | 每题 15–25 分钟 |
 
-建议按顺序阅读：01–03 是基础，04–05 需要 01 的查找顺序知识，06–07 与练习可以在 03 之后任选。
+建议按顺序阅读：01–03 是基础，04–05 需要 01 的查找顺序知识，06–07 可以在 03 之后任选。练习各有自己的“先读”：ex01、ex02、ex04 要先读 06 里对应的一节，ex03、ex05 要先读 04，ex06 要先读 07；每个练习的开头都写明了。
 """),
     md("""
 ## 怎样运行
@@ -145,6 +145,9 @@ import socket
 from netlesson import constants
 
 with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    # the same option the command-line server sets (allow_reuse_address), so a
+    # connection of an earlier run still in TIME_WAIT does not count as "in use"
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind(constants.ip_port)
         print(f"{constants.ip_port[0]}:{constants.ip_port[1]} is free for the command-line server")
@@ -411,7 +414,7 @@ print(explorer.explanation)
 check("?", MixinSecond, "daemon_threads")
 """),
     md("""
-是 `MixinSecond` 自己：类体里的赋值让它排在 MRO 的第一位。不过对 `MixinSecond` 来说这个设置没有任何作用，因为读取 `daemon_threads` 的正是 `ThreadingMixIn.process_request`，而它从来不会被调用。
+是 `MixinSecond` 自己：类体里的赋值把 `daemon_threads` 放进了 `vars(MixinSecond)`，而 `MixinSecond` 是它自己 MRO 里的第一个类，查找在这里就停下了。不过对 `MixinSecond` 来说这个设置没有任何作用，因为读取 `daemon_threads` 的正是 `ThreadingMixIn.process_request`，而它从来不会被调用。
 
 ## 收尾
 
@@ -443,6 +446,7 @@ NB02 = [
 """),
     code("""
 import socket
+import socketserver
 import subprocess
 import sys
 
@@ -485,14 +489,14 @@ source.show_source(tcp.UpperEchoHandler.handle,
 1. `peer = format_address(self.client_address)`：`client_address` 是客户端的 `(host, port)`，这里把它格式化成 `127.0.0.1:54321` 这样的文字，写日志时用。
 2. `while True:`：一个连接上可以来回收发很多次，所以 `handle` 是一个循环，直到客户端说"结束"为止。**整个对话都发生在这一次 `handle` 调用里**。
 3. `data = self.request.recv(constants.buffer_size)`：对 TCP 来说，`self.request` 就是与这个客户端连接的套接字。`recv(1024)` 最多读 1024 字节，返回**当时已经到达的**那部分数据，可能比对方发的少。
-4. `except ConnectionResetError`：客户端没有正常关闭就消失了（比如进程被杀），这时 `recv` 会抛出这个异常。这里把它当作对话结束，记一行日志，而不是让整个处理线程带着异常退出。
+4. `except ConnectionResetError`：对方发来的是 RST（复位）而不是正常的 FIN。通常是因为对方关闭套接字时还有没读完的数据，或者设置了 `SO_LINGER` 为 0；这时 `recv` 会抛出这个异常。（进程被杀死时，操作系统一般会替它正常关闭连接，服务器看到的只是 `recv` 返回 `b''`。）这里把它当作对话结束，记一行日志，而不是让整个处理线程带着异常退出。
 5. `if not data: return`：`recv` 返回空字节串 `b''` 是 TCP 约定的"对方已经关闭了发送方向"。原教程用 `break` 跳出循环，效果相同。
 6. `self.log(...)`：原教程在这里 `print`。在笔记本里，后台线程的 `print` 会出现在当时恰好在运行的某个单元格里，往往是不相关的那个，所以这里改为写入服务器日志（`setup` 里把 `self.log` 指向服务器的日志 `self.server.log`；普通的 `socketserver` 服务器没有这个日志，就改交给 `logging` 模块），由你在单元格里查看。
 7. `self.request.sendall(data.upper())`：`sendall` 会一直发送直到所有字节都发出去（`send` 则可能只发一部分）。`bytes.upper()` 只改变 ASCII 字母，所以回复和请求一样长，中文原样返回。
 
 `setup` 和 `finish` 在 `handle` 前后各记一行"connected"和"closed"日志，并登记这个连接，以便服务器停止时能把它关掉。
 
-服务器类 `ClassroomTCPServer` 就是 `ThreadingTCPServer` 加上几个适合课堂的类属性：
+服务器类 `ClassroomTCPServer` 是在 `ThreadingTCPServer` 前面混入了 `ClassroomServerMixIn`。这个混入类设置了几个适合课堂的类属性，还覆盖了几个方法：`__init__`（给服务器准备日志）、`handle_error`（处理器的异常写进日志，而不是打印到某个无关的单元格）、`shutdown` 和 `serve_forever`（让停止立刻生效，不用等轮询间隔），另外提供登记和关闭连接的方法。先看 MRO 和类属性：
 """),
     code("""
 print(" → ".join(cls.__name__ for cls in tcp.ClassroomTCPServer.__mro__))
@@ -518,6 +522,33 @@ print("serving in thread:", srv.thread.name)
 """),
     md("""
 我们请求的是端口 `0`，而 `server_address` 显示的是真实端口：`TCPServer.server_bind` 在绑定之后用 `getsockname()` 取回了操作系统实际分配的地址。再次运行上面那个单元格会先停掉旧服务器再启动新的，端口号会变，但不会冲突。
+
+### 原教程的写法：一个服务器对象，加一个裸套接字客户端
+
+原教程的服务器脚本，核心只有两步：用标准库原样的 `ThreadingTCPServer(ip_port, MyServer)` 建出服务器，再调用它的 `serve_forever()`。`tcp.MyServer` 就是上面读过的 `UpperEchoHandler`，同一个类的另一个名字。在终端里这两步就是整个服务器；在笔记本里，`serve_forever()` 交给 `background.start` 放到后台线程去跑（地址用端口 `0`，而不是脚本里固定的 `constants.ip_port`）：
+"""),
+    code("""
+seed_style = socketserver.ThreadingTCPServer(("127.0.0.1", 0), tcp.MyServer)
+seed_style.daemon_threads = True  # like the classroom server: never block interpreter exit
+seed_srv = background.start(seed_style, "nb02-seed-style")  # runs seed_style.serve_forever()
+print(type(seed_style).__name__, "with", seed_style.RequestHandlerClass.__name__,
+      "serving on", format_address(seed_srv.address))
+"""),
+    md("""
+客户端也可以只用 `socket` 模块来写，和原教程一样：建立连接，`sendall` 发出，`recv` 读回，用常量模块的 `str_to_byte` / `byte_to_str` 在文字和字节之间转换：
+"""),
+    code("""
+with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+    client.settimeout(2)  # never wait forever in a notebook
+    client.connect(seed_srv.address)
+    for text in ["hello", "你好, socketserver"]:
+        client.sendall(constants.str_to_byte(text))
+        reply = constants.byte_to_str(client.recv(constants.buffer_size))
+        print(f"{text!r} → {reply!r}")
+seed_srv.stop()
+"""),
+    md("""
+消息短的时候，这样写看起来没有问题。下面会看到，消息一长，"一次 `recv` 就是一条完整回复"的假设就不成立了；`netlesson` 的客户端正是为此而写的。
 
 ## 客户端
 
@@ -770,6 +801,24 @@ srv = background.start_udp("nb03-udp")
 with udp.UDPEchoClient(srv.address) as client:
     for message in ["hello", "数据报 datagram", b"raw bytes"]:
         print(f"{message!r:<22} → {client.send(message)!r}")
+"""),
+    md("""
+### 原教程的写法：`ThreadingUDPServer` 加一个裸套接字客户端
+
+原教程的 UDP 服务器同样只是 `ThreadingUDPServer(ip_port, MyServer)` 加 `serve_forever()`；`udp.MyServer` 就是 `UpperEchoDatagramHandler`。客户端不需要 `connect`：每个 `sendto` 都写明目的地址，`recvfrom` 收回一个数据报和它的来源地址：
+"""),
+    code("""
+seed_style = socketserver.ThreadingUDPServer(("127.0.0.1", 0), udp.MyServer)
+seed_style.daemon_threads = True
+seed_srv = background.start(seed_style, "nb03-seed-style")  # runs seed_style.serve_forever()
+
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+    client.settimeout(2)  # the seed's client has none: see the next section
+    for text in ["hello", "数据报 datagram"]:
+        client.sendto(text.encode("utf-8"), seed_srv.address)
+        data, sender = client.recvfrom(1024)
+        print(f"{text!r} → {data.decode('utf-8')!r} from the server: {sender == seed_srv.address}")
+seed_srv.stop()
 """),
     md("""
 ### 超时与重试

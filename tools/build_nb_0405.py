@@ -75,7 +75,7 @@ t
 - 两个后台线程是**同时**运行的。为了让每次运行的输出都一样，表里每个线程的调用按它自己的先后排列，新线程作为一整段，紧接在创建它的那次调用之后。真实的交错顺序（例如 `service_actions` 究竟比 handler 早还是晚）每次都可能不同，可以用 `t.timeline()` 查看。
 - 除了教程讲到的主线步骤，表里还有几个"配角"：`fileno`（选择器要知道监听哪个文件描述符）、`_Threads.append` / `_Threads.reap`（混入类登记它开出的线程，关闭服务器时好等它们结束）、`service_actions`（服务循环每转一圈调用一次的钩子，`BaseServer` 里什么也不做），以及 `UpperEchoHandler.setup` 通过 `super()` 调用的 `BaseRequestHandler.setup`。
 
-同一份追踪画成图，每个线程一条泳道。蓝色方框是 `socketserver.py` 里的方法，黄色方框是我们自己的 handler 代码；实线箭头从调用者指向被调用者，点线把同一线程里先后两次顶层调用连起来，红色虚线箭头表示"开了一个新线程"：
+同一份追踪画成图，每个线程一条泳道。蓝色方框是 `socketserver.py` 里的方法，黄色方框是我们自己的 handler 代码；实线箭头从调用者指向被调用者，点线把同一线程里先后两次顶层调用连起来，红色虚线箭头指向一个新线程的第一次调用：标着 starts thread 的从开这个线程的那次调用出发；标着 new thread 的来自"thread started outside the traced calls"这行字，表示开这个线程的代码不在追踪范围内（`serve_forever` 的线程是追踪工具自己开的，就像 `background.start` 那样）：
 """),
     code("""
 t.diagram()
@@ -388,7 +388,7 @@ source.show_source(socketserver._Threads.append, highlight=["self.reap()", "if t
 source.show_source(socketserver.ThreadingMixIn.server_close, highlight="self._threads.join()")
 """),
     md("""
-所以默认设置（`daemon_threads = False`）下，`server_close()` 会一直等到所有还在和客户端对话的 handler 结束；设置了 `daemon_threads = True`（02 里的 `ClassroomTCPServer` 就是这样）则不等。
+所以默认设置（`daemon_threads = False`）下，`server_close()` 会一直等到所有还在和客户端对话的 handler 结束；设置了 `daemon_threads = True`（02 里的 `ClassroomTCPServer` 就是这样）则不等。还有一个类属性也管这件事：`block_on_close`，默认为 `True`。`process_request` 第一行就读它：只有它为真时才给服务器建一个真正登记线程的 `_Threads`；设成 `False`，`_threads` 就是类里的 `_NoThreads`，什么也不登记，`server_close()` 也就什么都不等。
 """),
     md("""
 作为对比，被 `ThreadingMixIn` 挡在后面的 `BaseServer.process_request` 是在**当前线程**里直接处理完，再收尾。我们的手动服务器没有混入类，用的就是它：
@@ -638,7 +638,7 @@ u.focus("TCPServer.__init__", context=3)
 diagrams.mro(socketserver.ThreadingUDPServer, "server_bind")
 """),
     md("""
-唯一的区别在它读取的类属性：`UDPServer` 把 `allow_reuse_address` 设为 `False`。为什么 UDP 不能像 TCP 那样打开它？对 TCP，`SO_REUSEADDR` 只是允许在旧连接还处于 TIME_WAIT 时重新绑定端口；对 UDP，在 Linux 上它的意思是"允许多个套接字绑定同一个地址和端口"。下面用两个都设置了这个选项的 UDP 套接字试一试：
+`server_bind` 会读取类属性 `allow_reuse_address`。`TCPServer` 和 `UDPServer` 默认都是 `False`；TCP 服务器常常在自己的类里把它设成 `True`（02 里的 `ClassroomTCPServer` 就是这样），UDP 服务器却不该这样做。为什么？对 TCP，`SO_REUSEADDR` 只是允许在旧连接还处于 TIME_WAIT 时重新绑定端口；对 UDP，在 Linux 上它的意思是"允许多个套接字绑定同一个地址和端口"。下面用两个都设置了这个选项的 UDP 套接字试一试：
 """),
     code("""
 def reusing_udp_socket():

@@ -541,7 +541,7 @@ restarted = background.start_tcp("nb06-timewait", port=port)
 print(tcp.echo("restarted on the same port", restarted.address))
 """),
     md("""
-UDP 没有连接，也就没有 TIME_WAIT，所以 `ClassroomUDPServer` 保持 `allow_reuse_address = False`：在 Linux 上，这个选项会让第二个 UDP 服务器不报错地绑定同一个端口，悄悄抢走一部分数据报。
+UDP 没有连接，也就没有 TIME_WAIT，所以 `ClassroomUDPServer` 保持 `allow_reuse_address = False`：在 Linux 上，这个选项会让第二个 UDP 服务器不报错地绑定同一个端口，悄悄抢走发往这个端口的数据报（[05_udp_walkthrough](05_udp_walkthrough.ipynb) 里第一个套接字什么也没收到）。
 
 ## 8. 客户端突然断开：RST 与 `handle_error`
 
@@ -809,7 +809,7 @@ from netlesson.source import show_source
     md("""
 ## 四种模型
 
-在 [04_tcp_walkthrough](04_tcp_walkthrough.ipynb) 里我们看到，`serve_forever` 的每一轮都会调用 `process_request(request, client_address)`。三种 `socketserver` 服务器的区别**只在这一个方法**：
+在 [04_tcp_walkthrough](04_tcp_walkthrough.ipynb) 里我们看到，`serve_forever` 的每一轮都会调用 `process_request(request, client_address)`。三种 `socketserver` 服务器最关键的区别就在**这一个方法**（两个混入类还各自覆盖了 `server_close`，`ForkingMixIn` 另有回收子进程的几个方法，但决定并发方式的是 `process_request`）：
 
 | 模型 | 服务器 | `process_request` 做什么 |
 | --- | --- | --- |
@@ -835,6 +835,13 @@ show_source(socketserver.ForkingMixIn.process_request, highlight="os.fork()")
 """),
     code("""
 print(" ".join(concurrency.EchoServerProcess("forking", delay=0.01).command()[1:]))
+"""),
+    md("""
+还有一处和标准库的默认值不同：这些服务器的监听队列长度（`request_queue_size`，即 `listen()` 的参数）是 `concurrency.DEFAULT_BACKLOG`，而不是 `TCPServer` 默认的 5。32 个客户端同时连接时，长度为 5 的队列会溢出，多出来的连接要等 1 秒后重发 SYN 才能连上（[06_pitfalls](06_pitfalls.ipynb) 第 9 节演示过），测到的就成了重传的等待，而不是并发模型本身：
+"""),
+    code("""
+print("socketserver.TCPServer.request_queue_size =", socketserver.TCPServer.request_queue_size)
+print("the servers measured here use             ", concurrency.DEFAULT_BACKLOG)
 """),
     md("""
 四种服务器用的是同一个处理器逻辑：收一条消息，**模拟处理它要花的时间**（`delay`），再回复大写。本机回环地址上一次往返只要几十微秒，几乎全是开销，看不出并发的作用；真实服务器处理一个请求往往要查数据库、读文件、调用别的服务，大部分时间在**等待**。`delay` 默认用 `time.sleep` 模拟这种等待：
@@ -892,7 +899,7 @@ results.plot()
 
 - **单线程**（`TCPServer`）是一条水平线，停在每秒约 100 次：`handle()` 返回之前服务器不会接受下一个连接，客户端再多也只能排队。第 2 个客户端要等第 1 个**断开**才轮得到，所以一个长时间不断开的客户端会让所有人等下去。
 - **多线程、多进程、asyncio** 都随客户端数上升，贴近虚线：它们让所有客户端的等待同时进行。
-- 客户端越多，各条线离虚线越远，差距就是各模型自己的开销：多进程每来一个连接要 `fork` 一个进程（几毫秒），多线程要创建线程、在线程间切换，asyncio 的开销最小但全部在一个线程里。
+- 客户端越多，各条线离虚线越远。注意测量**不包括**建立连接：每个客户端先连上并完成一次往返（预热），计时才开始，所以多进程 `fork` 子进程、多线程创建线程的开销都不在图里。剩下的差距来自每条消息的调度：两个 CPU 核心要轮流照顾 32 个客户端和服务器，线程要切换，事件循环要调度协程。这些差距很小，高低每次运行都会变，一次测量不足以给这三种模型排名次；要认真比较，就用 `compare(..., rounds=3)` 取中位数，并增加每个客户端的消息数。
 - 数字因机器而异，也会受同时运行的其他程序影响：在你的电脑上重新运行，高低会变，但形状（单线程是平的，其他三种上升）不会变。
 
 ## 如果工作是"计算"而不是"等待"
@@ -907,7 +914,7 @@ cpu_results = concurrency.compare(["threading", "forking", "asyncio"], clients=(
 cpu_results
 """, IGNORE_OUTPUT),
     md("""
-括号里的理想值已经按本机的 CPU 核数算好：线程和 asyncio 不管几个客户端都是约每秒 200 次（一次只能算一个），多进程最多可以乘上核心数。在一台有空闲核心的多核机器上，多进程那一行在 4 个客户端时会明显更高；如果机器只有一个核心，或者别的程序正占着 CPU，差别就会变小，甚至看不出来——这本身也是一个值得记住的结论：并发模型能带来多少，取决于瓶颈在哪里。
+括号里的理想值已经按本进程可用的 CPU 核数（`concurrency.usable_cpus()`）算好：线程和 asyncio 不管几个客户端都是约每秒 200 次（一次只能算一个），多进程最多可以乘上核心数。在一台有空闲核心的多核机器上，多进程那一行在 4 个客户端时会明显更高；如果机器只有一个核心，或者别的程序正占着 CPU，差别就会变小，甚至看不出来——这本身也是一个值得记住的结论：并发模型能带来多少，取决于瓶颈在哪里。
 
 ## 怎么选
 
@@ -916,7 +923,7 @@ cpu_results
 | 单线程 `TCPServer` | 最简单，没有共享数据的问题 | 一次只服务一个客户端 | 调试、一次只有一个客户端的工具 |
 | 多线程 `ThreadingTCPServer` | 写法和单线程一样，等待可以重叠 | 共享的数据要加锁；计算受 GIL 限制；每个连接一个线程 | 以等待为主、连接数不太多（几百个）的服务，本课程的默认选择 |
 | 多进程 `ForkingTCPServer` | 计算可以用上多个核心；一个请求崩溃不影响别人 | `fork` 较慢；进程间不共享内存；只在 Unix 上可用 | 计算量大、需要隔离的服务 |
-| asyncio | 一个线程就能处理成千上万个连接，开销最小 | 整个调用链都要是 `async` 的；一段阻塞代码会卡住所有连接 | 大量连接、以等待为主的服务 |
+| asyncio | 一个线程就能处理成千上万个连接，每个连接只占一个协程的内存 | 整个调用链都要是 `async` 的；一段阻塞代码会卡住所有连接 | 大量连接、以等待为主的服务 |
 
 本节启动的服务器进程都已经在 `with` 语句结束时停掉了；下面这行确认没有遗留：
 """),
