@@ -62,13 +62,13 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
                     continue
                 except TruncatedReply as exc:  # a reply came, cut short: show it, go on
                     _write(out, exc.reply)
-                    print(f"warning: {_for_the_terminal(exc)}", file=err)
+                    print(f"warning: {_for_the_terminal(exc, shown=bool(exc.reply))}", file=err)
                     continue
                 except (NetlessonError, OSError) as exc:
                     partial = getattr(exc, "partial", b"") or getattr(exc, "reply", b"")
                     if partial:  # what did arrive is shown, not lost
                         _write(out, partial)
-                    print(f"error: {_for_the_terminal(exc)}", file=err)
+                    print(f"error: {_for_the_terminal(exc, shown=bool(partial))}", file=err)
                     return 1
                 _write(out, reply)
     except KeyboardInterrupt:
@@ -77,13 +77,18 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
     return 0
 
 
-def _for_the_terminal(exc) -> str:
-    """The error's text, pointing at the line printed above instead of an attribute."""
+def _for_the_terminal(exc, *, shown: bool) -> str:
+    """The error's text for a terminal: no Python attributes, only what the user can see.
+
+    *shown*: the bytes that did arrive were just printed to standard output.
+    """
     text = str(exc)
+    instead = "what did arrive is printed above (standard output)" if shown else "nothing arrived"
     for attribute in ("the bytes that did arrive are in .partial",
-                      "the reply is in .reply, the extra bytes in .extra", "the reply is in .reply"):
-        text = text.replace(attribute, "what did arrive is printed above (standard output)")
-    return text
+                      "the reply is in .reply, the extra bytes in .extra",
+                      "the reply is in .reply"):
+        text = text.replace(attribute, instead)
+    return text.replace("the extra bytes are in .extra", "the extra bytes were dropped")
 
 
 def _write(out, reply) -> None:

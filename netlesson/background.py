@@ -26,14 +26,15 @@ in ``srv.log``.
 from __future__ import annotations
 
 import atexit
+import os
 import socket
 import socketserver
 import threading
 import time
 
 from . import tcp, udp
-from .classroom import (HANDLER_ERROR, ClassroomServerMixIn, handler_error_text, request_shutdown,
-                        stop_serving)
+from .classroom import (HANDLER_ERROR, ClassroomServerMixIn, count_error, exception_in_one_line,
+                        handler_error_text, request_shutdown, stop_serving)
 from .errors import format_address
 from .serverlog import LogEntry, ServerLog
 
@@ -61,11 +62,17 @@ class ServerHandle:
             except AttributeError:  # pragma: no cover - exotic server without __dict__
                 pass
         self.log: ServerLog = log
-        if getattr(type(server), "handle_error", None) is socketserver.BaseServer.handle_error:
+        self._pid = os.getpid()
+        forking = isinstance(server, getattr(socketserver, "ForkingMixIn", ()))
+        if (getattr(type(server), "handle_error", None) is socketserver.BaseServer.handle_error
+                and not forking):  # a forked child's log is a copy nobody reads
             # the stock handle_error prints the traceback from the handler's
             # thread, into whichever cell happens to be running: log it instead
-            server.handle_error = lambda request, client_address: log.append(
-                handler_error_text(client_address))
+            def handle_error(request, client_address):
+                count_error(server, exception_in_one_line())
+                log.append(handler_error_text(client_address))
+
+            server.handle_error = handle_error
         self.kind = "tcp" if server.socket.type == socket.SOCK_STREAM else "udp"
         self.address = tuple(server.server_address[:2])
         self.stopped = False
@@ -82,18 +89,30 @@ class ServerHandle:
         try:
             self.server.serve_forever(poll_interval)
         except Exception as exc:  # never let the thread print a traceback into a cell
+            count_error(self.server, exception_in_one_line(exc))
             self.log.append(f"{SERVE_ERROR}: {exc!r}")
         finally:
             if self._close_when_served:  # stop() was called from this very thread
                 self._close_here()
 
     def _close_here(self) -> None:
+        """The end of a stop asked for from the serving thread, now that serving is over."""
+        with self._lock:
+            if self.stopped:  # a stop() from another thread got there first
+                return
+            self.stopped = True
         t0 = time.perf_counter()
         try:
             stop_serving(self.server, None, 2.0, log=self.log.append)
         except Exception as exc:  # noqa: BLE001 - a student's server_close; keep the thread quiet
             self.log.append(f"server_close() failed: {exc!r}")
         self.stop_seconds = time.perf_counter() - t0
+        self._unregister()
+
+    def _unregister(self) -> None:
+        with _registry_lock:
+            if _registry.get(self.name) is self:
+                del _registry[self.name]
 
     def _start(self) -> "ServerHandle":
         self.thread.start()
@@ -124,30 +143,34 @@ class ServerHandle:
         without handler threads), it cannot wait: the server stops and closes
         as soon as that request is finished.
         """
+        in_serving_thread = (threading.current_thread() is self.thread
+                             and os.getpid() == self._pid)  # not a forked child
         with self._lock:
-            if self.stopped:
+            if self.stopped or (in_serving_thread and self._close_when_served):
                 return
-            self.stopped = True
-        with _registry_lock:
-            if _registry.get(self.name) is self:
-                del _registry[self.name]
-        if threading.current_thread() is self.thread:
+            if in_serving_thread:
+                self._close_when_served = True
+            else:
+                self.stopped = True
+        if in_serving_thread:
             # A handler of a server without handler threads (TCPServer, or a
             # SingleClassroomServer) runs in the serving thread: it cannot wait
             # for serve_forever to return.  Ask it to stop; the serving thread
             # closes the server once this request is finished (see _serve).
-            self._close_when_served = True
+            # Until then the handle stays registered and running, so a stop()
+            # from a cell still ends it (and the connection it is serving).
             if not request_shutdown(self.server):  # pragma: no cover - Python renamed the flag
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
             self.log.append("stop() was called from the serving thread: the server closes "
                             "as soon as this request is finished")
             return
+        self._unregister()
         t0 = time.perf_counter()
         stop_serving(self.server, self.thread, timeout, log=self.log.append)
         self.stop_seconds = time.perf_counter() - t0
 
     def __enter__(self):
-        self._entered_seq = self.log.last_seq
+        self._errors_at_enter = getattr(self.server, "error_count", 0)
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -160,7 +183,7 @@ class ServerHandle:
         the error: as a note on the exception the block raised, or printed.
         """
         self.stop()
-        summary = self._error_summary(since=getattr(self, "_entered_seq", 0))
+        summary = self._error_summary(since=getattr(self, "_errors_at_enter", 0))
         if summary:
             if exc is not None:
                 exc.add_note(summary)
@@ -173,15 +196,13 @@ class ServerHandle:
         return [e for e in self.log.since(since) if e.text.startswith((HANDLER_ERROR, SERVE_ERROR))]
 
     def _error_summary(self, since: int = 0) -> str | None:
-        errors = self.errors(since)
-        if not errors:
+        """One line on the errors counted after *since* (an earlier ``error_count``)."""
+        count = getattr(self.server, "error_count", 0) - since
+        if count <= 0:
             return None
-        # the last line of a traceback is the exception itself
-        last = errors[-1].text.rstrip().splitlines()[-1].strip()
-        if last.startswith(SERVE_ERROR):
-            last = last[len(SERVE_ERROR) + 2:]
-        count = "an error" if len(errors) == 1 else f"{len(errors)} errors"
-        return (f"server {self.name!r} logged {count} while this block ran; the last: {last}\n"
+        what = "an error" if count == 1 else f"{count} errors"
+        return (f"server {self.name!r} logged {what} while this block ran; the last: "
+                f"{getattr(self.server, 'last_error', '?')}\n"
                 f"(its log has the full traceback: show_log() on the handle prints it)")
 
     def show_log(self, last: int | None = None) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 import time
 
@@ -105,12 +106,40 @@ def request_shutdown(server) -> bool:
 HANDLER_ERROR = "exception while handling a request from"
 
 
+_error_count_lock = threading.Lock()
+
+
 def handler_error_text(client_address) -> str:
-    """The log line for the exception being handled: who sent the request, and its traceback."""
+    """The log line for the exception being handled: who sent the request, and its traceback.
+
+    Its first line ends with the exception in one line (``ValueError: ...``).
+    """
     import traceback
 
-    return (f"{HANDLER_ERROR} {format_address(client_address)} (the server keeps serving):\n"
-            f"{traceback.format_exc().rstrip()}")
+    return (f"{HANDLER_ERROR} {format_address(client_address)} (the server keeps serving): "
+            f"{exception_in_one_line()}\n{traceback.format_exc().rstrip()}")
+
+
+def exception_in_one_line(exc: BaseException | None = None) -> str:
+    """``ValueError: first line of the message`` for *exc* (default: the one being handled)."""
+    if exc is None:
+        exc = sys.exc_info()[1]
+    if exc is None:
+        return "no exception"
+    lines = str(exc).strip().splitlines()
+    message = lines[0] + (" ..." if len(lines) > 1 else "") if lines else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def count_error(server, summary: str) -> None:
+    """Count an exception on *server* (``error_count``, ``last_error``), whatever the log keeps.
+
+    The launcher compares ``error_count`` before and after a ``with`` block;
+    the bounded log may already have dropped the error's lines by then.
+    """
+    with _error_count_lock:
+        server.error_count = getattr(server, "error_count", 0) + 1
+        server.last_error = summary
 
 
 def log_event(server, text: str) -> None:
@@ -166,12 +195,17 @@ class ClassroomServerMixIn:
 
         ``shutdown(SHUT_RDWR)`` makes the handler's blocked ``recv`` return
         ``b''`` (end of stream), so the handler leaves its loop normally.  UDP
-        requests are ``(data, server_socket)`` pairs: nothing to close.
+        requests are ``(data, server_socket)`` pairs: nothing to close.  When a
+        handler itself stops the server, its own connection is left to it, so
+        it can still finish its reply.
         """
         with self._open_lock:
             items = list(self._open_requests.values())
         closed = 0
-        for request, _thread in items:
+        me = threading.current_thread()
+        for request, thread in items:
+            if thread is me:
+                continue
             if isinstance(request, socket.socket):
                 try:
                     request.shutdown(socket.SHUT_RDWR)
@@ -199,6 +233,7 @@ class ClassroomServerMixIn:
         ``BaseServer.handle_error`` prints it to stderr -- from the handler's
         thread, so in a notebook it would appear in an unrelated cell.
         """
+        count_error(self, exception_in_one_line())
         self.log(handler_error_text(client_address))
 
     # -- stopping -----------------------------------------------------------
@@ -278,21 +313,40 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
     close_open = getattr(server, "close_open_requests", None)
     if close_open is not None:
         close_open()
+    # before server_close() runs: ThreadingMixIn's empties its list of threads
+    caller_is_a_handler = _is_handler_thread(server, threading.current_thread())
     closer = threading.Thread(target=server.server_close, name="netlesson-server-close",
                               daemon=True)
     closer.start()
     # server_close() closes the listening socket first and only then joins
     # handler threads: a short minimum wait lets that first step finish even
-    # when the serving thread used up the whole budget.
-    closer.join(max(left(), 0.05))
+    # when the serving thread used up the whole budget.  Called from a handler
+    # thread, that is all there is to wait for: server_close() also waits for
+    # the caller, which can only end after this returns.
+    closer.join(0.05 if caller_is_a_handler else max(left(), 0.05))
     if closer.is_alive():
         alive.append(closer)
-        if log is not None:
+        if log is not None and caller_is_a_handler:
+            log("stop() was called from a handler: the port is closed, and server_close() "
+                "finishes when that handler returns")
+        elif log is not None:
             log("server_close() is still waiting for handler threads (a client is still "
                 "connected); the port is closed, the threads end when their clients leave")
     elif isinstance(server, ClassroomServerMixIn):
         alive += server.join_handlers(left())
     return alive
+
+
+def _is_handler_thread(server, thread) -> bool:
+    """Is *thread* one of the handler threads ``ThreadingMixIn`` registered for *server*?"""
+    if isinstance(server, ClassroomServerMixIn):
+        with server._open_lock:
+            if any(t is thread for _, t in server._open_requests.values()):
+                return True
+    try:
+        return any(t is thread for t in list(vars(server).get("_threads", ())))
+    except TypeError:  # _NoThreads (block_on_close = False): nothing is registered
+        return False
 
 
 def make_server(server_class, address, handler_class, **kwargs):

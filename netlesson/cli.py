@@ -25,15 +25,27 @@ _CLI_PORT_HINT = ("stop the other server (Ctrl-C in its terminal) or pass --port
                   "the system pick a free port")
 
 
-def _port(text: str) -> int:
-    """argparse type: a TCP/UDP port number, 0-65535."""
+def _port(text: str, lowest: int = 0) -> int:
+    """argparse type: a TCP/UDP port number, 0-65535 (a server may ask for 0: any free port)."""
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: ports are 0 to 65535")
+    if port < lowest:
+        raise argparse.ArgumentTypeError(
+            "a client needs the server's real port (1 to 65535); port 0 only tells a server "
+            "to let the system pick one, which the server then prints")
     return port
+
+
+def _server_port(text: str) -> int:
+    return _port(text)
+
+
+def _client_port(text: str) -> int:
+    return _port(text, lowest=1)
 
 
 def _seconds(text: str) -> float:
@@ -42,9 +54,9 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
+    if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError(f"{text} is not a usable timeout: give a number of "
-                                         f"seconds greater than 0")
+                                         f"seconds greater than 0 and at most 86400 (a day)")
     return value
 
 
@@ -107,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--host", default=default_host, help=f"default {default_host}")
-        p.add_argument("--port", type=_port, default=default_port,
+        p.add_argument("--port", type=_client_port if name.endswith("client") else _server_port,
+                       default=default_port,
                        help=f"default {default_port}; 0 picks a free port (servers)")
         if name == "tcp-client":
             p.add_argument("--timeout", type=_seconds, default=5.0,

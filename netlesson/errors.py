@@ -106,18 +106,30 @@ class ConnectionClosed(NetlessonError, ConnectionError):
 class ReplyTooLong(NetlessonError, ValueError):
     """More bytes came than the echo of the request: the server is not an upper-case echo."""
 
-    def __init__(self, address, expected: int | None, reply: bytes, extra: bytes):
-        """*expected* is the length of the reply the extra bytes followed (None: no reply yet)."""
+    def __init__(self, address, expected: int | None, reply: bytes, extra: bytes, *,
+                 unsent: int = 0):
+        """*expected* is the length of the reply the extra bytes followed (None: no reply yet).
+
+        *unsent* > 0: the whole reply came while that many request bytes were
+        still unsent -- the server answered before it had read the message.
+        """
         self.address = tuple(address)
         self.expected = expected
         self.reply = bytes(reply)
         self.extra = bytes(extra)
-        if expected is None:
+        self.unsent = unsent
+        if unsent:
+            what = (f"sent a complete {expected}-byte reply while {unsent} bytes of the request "
+                    f"were still unsent")
+        elif expected is None:
             what = f"sent {len(extra)} byte(s) before it was sent anything"
         else:
             what = f"sent {len(extra)} byte(s) more than the {expected}-byte reply"
-        where = ("the reply is in .reply, the extra bytes in .extra" if reply else
-                 "the extra bytes are in .extra")
+        if unsent:
+            where = "the reply is in .reply"
+        else:
+            where = ("the reply is in .reply, the extra bytes in .extra" if reply else
+                     "the extra bytes are in .extra")
         super().__init__(
             f"{format_address(address)} {what}: an upper-case echo answers with exactly as "
             f"many bytes as it received -- is this an echo server? The connection was closed, "
@@ -161,8 +173,9 @@ class DatagramTooLong(NetlessonError, ValueError):
         self.limit = limit
         if what == UDP_PAYLOAD_LIMIT:
             text = (f"this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
-                    f"most {limit} bytes: the operating system refuses to send it. Split the "
-                    f"data into several datagrams, or use TCP")
+                    f"most {limit} bytes: the operating system refuses to send it (some, such "
+                    f"as macOS, refuse even smaller ones by default). Split the data into "
+                    f"several datagrams, or use TCP")
         else:
             text = (f"this datagram is {size} bytes, but {what} reads at most {limit} bytes per "
                     f"datagram (max_packet_size) and silently drops the rest; send at most "

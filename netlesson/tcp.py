@@ -132,6 +132,8 @@ def create_server(address=("127.0.0.1", 0), handler=UpperEchoHandler,
 
 #: at most this many bytes per send(), so reading the reply is never put off for long
 _SEND_CHUNK = 64 * 1024
+#: select() cannot wait longer than about 2**31 ms; no reply is worth waiting longer anyway
+_LONGEST_WAIT = 1_000_000.0
 
 
 class TCPEchoClient:
@@ -187,8 +189,8 @@ class TCPEchoClient:
         both sides' socket buffers -- then both wait for each other forever.
 
         On any error the connection is closed (the next ``send`` reconnects),
-        so a late, partial or over-long reply can never be mistaken for the
-        next one.  Every wait lasts at most ``timeout`` seconds.
+        so a partial reply, or extra bytes already waiting after a reply, are
+        not read as the next reply.  Every wait lasts at most ``timeout`` seconds.
         """
         data = bytes(data)
         if not data:
@@ -204,8 +206,12 @@ class TCPEchoClient:
             # bytes that came after the previous reply was complete?
             self._check_nothing_waiting(selector, self._last_reply_size, b"")
             selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-            while len(reply) < len(data):
-                events = selector.select(self.timeout)
+            while len(reply) < len(data) or pending:
+                if len(reply) == len(data):  # the whole reply came, yet we are still sending
+                    self.close()
+                    raise ReplyTooLong(self.address, len(data), reply, b"",
+                                       unsent=len(pending))
+                events = selector.select(min(self.timeout, _LONGEST_WAIT))
                 if not events:
                     # The rest of this reply may still arrive; on this connection it
                     # would be read as the start of the next reply.  Start afresh.
@@ -226,6 +232,9 @@ class TCPEchoClient:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close()
                     raise ConnectionClosed(self.address, len(data), reply, reset=True) from None
+                except OSError:  # anything else: this connection is no longer usable
+                    self.close()
+                    raise
             self._check_nothing_waiting(selector, len(data), reply)
         self._last_reply_size = len(reply)
         return bytes(reply)

@@ -258,7 +258,7 @@ def test_an_exception_leaving_the_block_carries_the_servers_error_as_a_note(caps
     notes = getattr(caught.value, "__notes__", [])
     assert len(notes) == 1
     assert notes[0].startswith("server 'test-bg-note' logged an error while this block ran; "
-                               "the last: NotImplementedError()")
+                               "the last: NotImplementedError\n")
     assert capsys.readouterr().out == ""
 
 
@@ -330,3 +330,93 @@ def test_a_handler_of_a_single_threaded_server_can_stop_it(how):
     with socket.socket() as again:  # the port can be bound again
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(address)
+
+
+def test_a_stop_from_a_cell_still_ends_a_server_whose_handler_asked_to_stop():
+    """The handler's stop() only asks; the handle stays running until a cell's stop() ends it."""
+    asked = threading.Event()
+
+    class AsksThenKeepsTalking(socketserver.StreamRequestHandler):
+        def handle(self):
+            handle.stop()  # from the serving thread: cannot wait for itself
+            asked.set()
+            for line in self.rfile:  # the client is still there
+                self.wfile.write(line.upper())
+
+    class Server(socketserver.TCPServer):
+        allow_reuse_address = True
+
+    server = Server(("127.0.0.1", 0), AsksThenKeepsTalking)
+    handle = background.start(server, "test-bg-asked")
+    with socket.create_connection(handle.address, timeout=2) as client:
+        client.sendall(b"x\n")
+        assert asked.wait(2)
+        assert handle.running and handle in background.running()
+        assert background.stop_all() == 1  # the cell's stop ends what the handler began
+        assert server.socket.fileno() == -1  # the port is closed at once...
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(handle.address, timeout=2).close()
+        client.sendall(b"y\n")  # ...while the conversation under way may finish
+        with client.makefile("rb") as replies:  # closed too, or the socket stays open
+            assert [replies.readline(), replies.readline()] == [b"X\n", b"Y\n"]
+    handle.thread.join(3)  # the client left: the handler and the serving thread end
+    assert not handle.thread.is_alive()
+    assert handle not in background.running()
+
+
+@pytest.mark.skipif(not hasattr(socketserver, "ForkingTCPServer"), reason="needs os.fork")
+def test_a_forking_server_keeps_its_stock_handle_error():
+    """Its handlers run in forked children: a log written there would be a copy nobody reads."""
+    server = socketserver.ForkingTCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    with background.start(server, "test-bg-forking"):
+        assert "handle_error" not in vars(server)
+    server.server_close()
+
+
+def test_the_summary_counts_errors_the_bounded_log_has_dropped(capsys):
+    server = tcp.create_server(handler=_Crashes, log=ServerLog(5))
+    with background.start(server, "test-bg-dropped") as srv:
+        with pytest.raises(OSError):
+            tcp.echo("x", srv.address, timeout=1)
+        assert srv.log.wait_for("student bug", timeout=2)
+        for i in range(10):  # push the error's lines out of the 5-line log
+            srv.log.append(f"filler {i}")
+        assert not srv.errors()
+    assert "logged an error while this block ran; the last: ValueError: student bug" \
+        in capsys.readouterr().out
+
+
+def test_a_multi_line_exception_is_summarised_by_its_type_and_first_line(capsys):
+    class Explains(socketserver.BaseRequestHandler):
+        def handle(self):
+            raise AssertionError("got 'abc'\nexpected 'ABC'")
+
+    with background.start_tcp("test-bg-multiline", handler=Explains) as srv:
+        with pytest.raises(OSError):
+            tcp.echo("x", srv.address, timeout=1)
+        assert srv.log.wait_for("expected 'ABC'", timeout=2)
+    assert "the last: AssertionError: got 'abc' ...\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("server_kind", ["plain", "classroom"])
+def test_a_handler_of_a_threaded_server_can_stop_it_and_still_reply(server_kind):
+    """stop() from a handler thread: no 2 s wait for itself, and its own reply still goes out."""
+    class StopsThenReplies(tcp.UpperEchoHandler):  # its setup() registers the connection
+        def handle(self):
+            self.request.recv(100)
+            t0 = time.perf_counter()
+            handle.stop()
+            self.server.stop_took = time.perf_counter() - t0
+            self.request.sendall(b"bye\n")
+
+    if server_kind == "plain":
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), StopsThenReplies)
+    else:
+        server = tcp.create_server(handler=StopsThenReplies, log=ServerLog(50))
+    handle = background.start(server, f"test-bg-thread-stop-{server_kind}")
+    with socket.create_connection(handle.address, timeout=3) as client:
+        client.sendall(b"stop\n")
+        assert client.makefile("rb").readline() == b"bye\n"
+    assert server.stop_took < 1.5  # not the 2 s server_close() would wait for the caller
+    assert server.socket.fileno() == -1
+    assert not any("a client is still connected" in line for line in handle.log.lines())

@@ -172,6 +172,8 @@ def test_cli_server_on_a_busy_port_explains_and_exits_1(cli_tcp_server):
     (("tcp-client", "--timeout", "0"), "0 is not a usable timeout"),
     (("udp-client", "--timeout", "-2"), "-2 is not a usable timeout"),
     (("udp-client", "--port", "eighty"), "'eighty' is not a port number"),
+    (("tcp-client", "--port", "0"), "a client needs the server's real port"),
+    (("tcp-client", "--timeout", "3e6"), "at most 86400"),
 ])
 def test_cli_rejects_impossible_ports_and_timeouts_with_a_usage_message(args, complaint):
     result = _run(netlesson(*args), b"x\n", timeout=10)
@@ -206,6 +208,19 @@ def test_cli_tcp_client_prints_a_partial_reply_before_the_error():
     assert result.stdout == b"HELL\n"
     err = result.stderr.decode()
     assert "after 4 of 11 reply bytes" in err and "printed above" in err and ".partial" not in err
+
+
+def test_cli_tcp_client_says_nothing_arrived_when_nothing_did():
+    import socket
+
+    with socket.socket() as listener:  # accepts (the kernel does) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        result = _run(netlesson("tcp-client", "--port", str(listener.getsockname()[1]),
+                                "--timeout", "0.3"), b"hello\n")
+    assert result.returncode == 1 and result.stdout == b""
+    err = result.stderr.decode()
+    assert "nothing arrived" in err and "printed above" not in err and ".partial" not in err
 
 
 def test_cli_udp_client_reports_a_too_long_line_and_goes_on(cli_udp_server):

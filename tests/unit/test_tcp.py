@@ -72,6 +72,64 @@ def test_a_reply_longer_than_the_request_is_reported_not_read_as_the_next_reply(
     assert "is this an echo server?" in str(error)
 
 
+class _AnswersBeforeReading(socketserver.BaseRequestHandler):
+    """Reads one byte, then sends a whole 'reply' while the client is still sending."""
+
+    size = 8 * 1024 * 1024  # more than loopback's socket buffers can hold unread
+    done = threading.Event()
+
+    def handle(self):
+        self.request.recv(1)
+        self.request.sendall(b"Z" * self.size)
+        self.done.wait(10)  # reads nothing more: the client cannot finish sending
+
+
+@pytest.mark.timeout(30)
+def test_a_complete_reply_while_the_request_is_still_being_sent_is_an_error():
+    with background.start_tcp("test-early-answer", handler=_AnswersBeforeReading) as srv:
+        _AnswersBeforeReading.done.clear()
+        try:
+            with tcp.TCPEchoClient(srv.address, timeout=5) as client:
+                t0 = time.monotonic()
+                with pytest.raises(ReplyTooLong) as info:
+                    client.send(b"a" * _AnswersBeforeReading.size)
+                assert time.monotonic() - t0 < 4  # no wait for the timeout
+                assert client.sock is None
+        finally:
+            _AnswersBeforeReading.done.set()
+    assert info.value.unsent > 0
+    assert "while" in str(info.value) and "were still unsent" in str(info.value)
+
+
+def test_any_socket_error_closes_the_connection(monkeypatch):
+    with background.start_tcp("test-oserror") as srv:
+        with tcp.TCPEchoClient(srv.address, timeout=2) as client:
+            assert client.send("a") == "A"
+
+            class Broken:
+                def __init__(self, sock):
+                    self._sock = sock
+
+                def fileno(self):
+                    return self._sock.fileno()
+
+                def send(self, data):
+                    raise OSError(41, "Protocol wrong type for socket")  # macOS's EPROTOTYPE
+
+                def close(self):
+                    self._sock.close()
+
+            client.sock = Broken(client.sock)
+            with pytest.raises(OSError, match="Protocol wrong type"):
+                client.send("b")
+            assert client.sock is None  # not reused
+            assert client.send("c") == "C"
+
+
+def test_a_huge_timeout_is_accepted(tcp_server):
+    assert tcp.echo("x", tcp_server.address, timeout=1e7) == "X"
+
+
 def test_bytes_that_come_before_anything_was_sent_are_reported():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
