@@ -793,12 +793,12 @@ print("request[1] is the server's own socket:", sock is manual.socket)
 print("client_address has the client's port:", client_address[1] == client.getsockname()[1])
 """),
     md("""
-**先预测：** 如果客户端发送一个 10000 字节的数据报，`get_request` 拿到多少字节？多出来的部分去哪了？
+**先预测：** 如果客户端发送一个 9000 字节的数据报，`get_request` 拿到多少字节？多出来的部分去哪了？
 """),
     code("""
-client.sendto(b"x" * 10_000, manual.server_address)
+client.sendto(b"x" * 9000, manual.server_address)  # over 8192; macOS sends at most 9216
 (big, _), _ = manual.get_request()
-print("sent 10000 bytes; get_request returned", len(big), "bytes")
+print("sent 9000 bytes; get_request returned", len(big), "bytes")
 """),
     md("""
 只拿到 `max_packet_size` 个字节。一次 `recvfrom` 只读一个数据报，超出缓冲区的部分被**直接丢弃**，而且不会报错。下一次 `get_request` 读到的是下一个数据报，而不是这个数据报剩下的部分。[06_pitfalls](06_pitfalls.ipynb) 会讲怎样发现和避免这种情况。
