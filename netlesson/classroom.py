@@ -201,18 +201,8 @@ class ClassroomServerMixIn:
         """
         with self._open_lock:
             items = list(self._open_requests.values())
-        closed = 0
         me = threading.current_thread()
-        for request, thread in items:
-            if thread is me:
-                continue
-            if isinstance(request, socket.socket):
-                try:
-                    request.shutdown(socket.SHUT_RDWR)
-                    closed += 1
-                except OSError:
-                    pass
-        return closed
+        return end_connections(request for request, thread in items if thread is not me)
 
     def join_handlers(self, timeout: float | None = None) -> list:
         """Wait for tracked handler threads; return those still alive."""
@@ -335,6 +325,23 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
     elif isinstance(server, ClassroomServerMixIn):
         alive += server.join_handlers(left())
     return alive
+
+
+def end_connections(requests) -> int:
+    """``shutdown(SHUT_RDWR)`` every TCP socket among *requests*; return how many.
+
+    The handler blocked in ``recv`` on one of them gets ``b''`` and ends
+    normally.  UDP requests (``(data, socket)`` pairs) have nothing to end.
+    """
+    ended = 0
+    for request in requests:
+        if isinstance(request, socket.socket):
+            try:
+                request.shutdown(socket.SHUT_RDWR)
+                ended += 1
+            except OSError:
+                pass  # already closed by the client or the handler
+    return ended
 
 
 def _is_handler_thread(server, thread) -> bool:

@@ -55,7 +55,7 @@ import threading
 import time
 import traceback
 
-from .classroom import stop_serving
+from .classroom import end_connections, stop_serving
 from .source import defining_class, display_filename
 
 __all__ = [
@@ -303,15 +303,7 @@ class _CheckMixIn:
         """End the connections handlers still serve (called by :func:`stop_serving`)."""
         with self._nl_cond:
             requests = list(self._nl_active.values())
-        closed = 0
-        for request in requests:
-            if isinstance(request, socket.socket):
-                try:
-                    request.shutdown(socket.SHUT_RDWR)
-                    closed += 1
-                except OSError:
-                    pass
-        return closed
+        return end_connections(requests)
 
     def _nl_is_handler_thread(self) -> bool:
         return threading.get_ident() in self._nl_active
