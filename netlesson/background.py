@@ -158,7 +158,8 @@ class ServerHandle:
             # for serve_forever to return.  Ask it to stop; the serving thread
             # closes the server once this request is finished (see _serve).
             # Until then the handle stays registered and running, so a stop()
-            # from a cell still ends it (and the connection it is serving).
+            # from a cell still closes the port (and ends the connection being
+            # served, if the server tracks its connections as netlesson's do).
             if not request_shutdown(self.server):  # pragma: no cover - Python renamed the flag
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
             self.log.append("stop() was called from the serving thread: the server closes "

@@ -211,7 +211,8 @@ class TCPEchoClient:
                     self.close()
                     raise ReplyTooLong(self.address, len(data), reply, b"",
                                        unsent=len(pending))
-                events = selector.select(min(self.timeout, _LONGEST_WAIT))
+                events = selector.select(_LONGEST_WAIT if self.timeout is None
+                                         else min(self.timeout, _LONGEST_WAIT))
                 if not events:
                     # The rest of this reply may still arrive; on this connection it
                     # would be read as the start of the next reply.  Start afresh.

@@ -130,6 +130,13 @@ def test_a_huge_timeout_is_accepted(tcp_server):
     assert tcp.echo("x", tcp_server.address, timeout=1e7) == "X"
 
 
+def test_no_timeout_means_blocking_as_with_a_plain_socket(tcp_server):
+    with tcp.TCPEchoClient(tcp_server.address, timeout=None) as client:
+        client.sock.settimeout(5)  # the test itself must not hang
+        client.timeout = None
+        assert client.send("x") == "X"
+
+
 def test_bytes_that_come_before_anything_was_sent_are_reported():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
