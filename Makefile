@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.netlesson-installed
 PORT   ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 OUT    ?= release
+NB     ?=
 SUBMISSIONS ?= submitted
 
 .PHONY: help setup lab test unit notebooks nbval browser instructor pythons diagrams release grade bench clean
@@ -19,7 +20,8 @@ help:
 	@echo "make lab       open the course in JupyterLab (sets everything up first)"
 	@echo "make test      run the whole test suite (sets everything up first)"
 	@echo "make unit      unit tests only (fast)"
-	@echo "make notebooks re-execute every notebook, storing outputs"
+	@echo "make notebooks sync each lesson's .md and .ipynb, re-execute, store outputs"
+	@echo "               (one lesson: make notebooks NB=notebooks/02_tcp_echo.md)"
 	@echo "make diagrams  regenerate pics/ from the running Python"
 	@echo "make release   build student versions of the exercises into OUT=$(OUT)"
 	@echo "make grade     autograde SUBMISSIONS=$(SUBMISSIONS) into grades.csv"
@@ -51,8 +53,10 @@ unit: setup
 pythons: setup
 	tools/test-pythons.sh
 
+# every lesson is a jupytext pair (jupytext.toml): NN_name.md is the source,
+# NN_name.ipynb keeps the executed outputs.  NB= limits it to some lessons.
 notebooks: setup
-	$(BIN)/python tools/execute_notebooks.py
+	$(BIN)/python tools/notebooks.py execute $(NB)
 
 diagrams: setup
 	$(BIN)/python -m netlesson diagrams --out pics
