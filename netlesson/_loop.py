@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import sys
 
-from .errors import DatagramTooLong, NetlessonError, ReplyDecodeError, TruncatedReply
+from .errors import (
+    ConnectionClosed,
+    DatagramTooLong,
+    NetlessonError,
+    ReplyDecodeError,
+    ReplyTimeout,
+    ReplyTooLong,
+    TruncatedReply,
+    format_address,
+)
 
 __all__ = ["run_client_loop"]
 
@@ -29,9 +38,14 @@ def _stdin_lines(prompt: str):
         yield line[:-1] if line.endswith(b"\n") else line
 
 
-def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
-                    skip_empty: bool) -> int:
-    """Run the loop; return a process exit status (0 ok, 1 error, 130 Ctrl-C)."""
+def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: bool) -> int:
+    """Run the loop; return a process exit status (0 ok, 1 error, 130 Ctrl-C).
+
+    *connect* returns a connected client (``TCPEchoClient``/``UDPEchoClient``).
+    Errors are reported on standard error, worded from the exception's
+    attributes for a terminal; whatever part of a reply did arrive is printed
+    to *out* first, so it is never lost.
+    """
     if prompt is None:
         prompt = "> "
     from_stdin = lines is None
@@ -56,19 +70,21 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
                     reply = client.send(line)
                 except ReplyDecodeError as exc:
                     reply = exc.raw.decode(exc.encoding, "backslashreplace")
-                    print(f"warning: {exc}", file=err)
+                    print(f"warning: the reply is not valid {exc.encoding}: byte(s) {exc.bad!r} "
+                          f"at offset {exc.start} ({exc.reason}); it is printed with "
+                          f"backslash escapes", file=err)
                 except DatagramTooLong as exc:  # nothing was sent: go on with the next line
                     print(f"error: {exc}; this line was not sent", file=err)
                     continue
                 except TruncatedReply as exc:  # a reply came, cut short: show it, go on
                     _write(out, exc.reply)
-                    print(f"warning: {_for_the_terminal(exc, shown=bool(exc.reply))}", file=err)
+                    print(f"warning: {_describe(exc, shown=bool(exc.reply))}", file=err)
                     continue
                 except (NetlessonError, OSError) as exc:
                     partial = getattr(exc, "partial", b"") or getattr(exc, "reply", b"")
                     if partial:  # what did arrive is shown, not lost
                         _write(out, partial)
-                    print(f"error: {_for_the_terminal(exc, shown=bool(partial))}", file=err)
+                    print(f"error: {_describe(exc, shown=bool(partial))}", file=err)
                     return 1
                 _write(out, reply)
     except KeyboardInterrupt:
@@ -77,18 +93,40 @@ def run_client_loop(connect, address, *, lines=None, out=None, prompt=None,
     return 0
 
 
-def _for_the_terminal(exc, *, shown: bool) -> str:
-    """The error's text for a terminal: no Python attributes, only what the user can see.
+def _describe(exc, *, shown: bool) -> str:
+    """What went wrong, for a terminal, from the error's attributes.
 
-    *shown*: the bytes that did arrive were just printed to standard output.
+    The error's own text tells a notebook user where the bytes that arrived
+    are kept (``.partial``, ``.reply``); here they were printed or there were
+    none.  *shown*: the bytes that did arrive were just printed to standard output.
     """
-    text = str(exc)
-    instead = "what did arrive is printed above (standard output)" if shown else "nothing arrived"
-    for attribute in ("the bytes that did arrive are in .partial",
-                      "the reply is in .reply, the extra bytes in .extra",
-                      "the reply is in .reply"):
-        text = text.replace(attribute, instead)
-    return text.replace("the extra bytes are in .extra", "the extra bytes were dropped")
+    arrived = "what did arrive is printed above (standard output)" if shown else "nothing arrived"
+    if isinstance(exc, ReplyTimeout):
+        return (f"{format_address(exc.address)} sent {len(exc.partial)} of the {exc.expected} "
+                f"reply bytes expected, then nothing for {exc.timeout:g} s — the server may be "
+                f"slow, stuck, or not an echo server; {arrived}")
+    if isinstance(exc, ConnectionClosed):
+        return (f"{format_address(exc.address)} {'reset' if exc.reset else 'closed'} the "
+                f"connection after {len(exc.partial)} of {exc.expected} reply bytes; {arrived}")
+    if isinstance(exc, ReplyTooLong):
+        if exc.unsent:
+            what = (f"sent a complete {exc.expected}-byte reply while {exc.unsent} bytes of the "
+                    f"line were still unsent")
+        elif exc.expected is None:
+            what = f"sent {len(exc.extra)} byte(s) before it was sent anything"
+        else:
+            what = f"sent {len(exc.extra)} byte(s) more than the {exc.expected}-byte reply"
+        fate = [arrived] if exc.reply else []
+        if exc.extra:
+            fate.append("the extra bytes were dropped")
+        return (f"{format_address(exc.address)} {what}: an upper-case echo answers with exactly "
+                f"as many bytes as it received -- is this an echo server? The connection was "
+                f"closed; {', '.join(fate)}")
+    if isinstance(exc, TruncatedReply):
+        return (f"sent a {exc.sent}-byte datagram but the reply has only {len(exc.reply)} bytes: "
+                f"the server kept the first {len(exc.reply)} (socketserver.UDPServer."
+                f"max_packet_size) and dropped the rest; {arrived}")
+    return str(exc)  # says nothing about attributes: the same text fits a terminal
 
 
 def _write(out, reply) -> None:

@@ -33,16 +33,12 @@ import threading
 import time
 
 from . import tcp, udp
-from .classroom import (HANDLER_ERROR, ClassroomServerMixIn, count_error, exception_in_one_line,
-                        handler_error_text, request_shutdown, stop_serving)
+from .classroom import (ClassroomServerMixIn, count_error, exception_in_one_line,
+                        log_handler_error, request_shutdown, stop_serving)
 from .errors import format_address
-from .serverlog import LogEntry, ServerLog
+from .serverlog import ServerLog
 
 __all__ = ["ServerHandle", "start", "start_tcp", "start_udp", "stop", "stop_all", "running", "get"]
-
-#: How the serving thread logs an exception that ended ``serve_forever``
-#: (a ``verify_request`` that raises, for example).
-SERVE_ERROR = "serve_forever stopped with an error"
 
 _registry: dict[str, "ServerHandle"] = {}
 _registry_lock = threading.RLock()
@@ -69,8 +65,7 @@ class ServerHandle:
             # the stock handle_error prints the traceback from the handler's
             # thread, into whichever cell happens to be running: log it instead
             def handle_error(request, client_address):
-                count_error(server, exception_in_one_line())
-                log.append(handler_error_text(client_address))
+                log_handler_error(server, client_address)
 
             server.handle_error = handle_error
         self.kind = "tcp" if server.socket.type == socket.SOCK_STREAM else "udp"
@@ -89,8 +84,9 @@ class ServerHandle:
         try:
             self.server.serve_forever(poll_interval)
         except Exception as exc:  # never let the thread print a traceback into a cell
-            count_error(self.server, exception_in_one_line(exc))
-            self.log.append(f"{SERVE_ERROR}: {exc!r}")
+            summary = exception_in_one_line(exc)  # e.g. a verify_request that raises
+            count_error(self.server, summary)
+            self.log.record("serve_error", error=summary)
         finally:
             if self._close_when_served:  # stop() was called from this very thread
                 self._close_here()
@@ -103,9 +99,9 @@ class ServerHandle:
             self.stopped = True
         t0 = time.perf_counter()
         try:
-            stop_serving(self.server, None, 2.0, log=self.log.append)
+            stop_serving(self.server, None, 2.0, log=self.log)
         except Exception as exc:  # noqa: BLE001 - a student's server_close; keep the thread quiet
-            self.log.append(f"server_close() failed: {exc!r}")
+            self.log.record("close_error", error=exception_in_one_line(exc))
         self.stop_seconds = time.perf_counter() - t0
         self._unregister()
 
@@ -162,12 +158,11 @@ class ServerHandle:
             # served, if the server tracks its connections as netlesson's do).
             if not request_shutdown(self.server):  # pragma: no cover - Python renamed the flag
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
-            self.log.append("stop() was called from the serving thread: the server closes "
-                            "as soon as this request is finished")
+            self.log.record("stop_deferred")
             return
         self._unregister()
         t0 = time.perf_counter()
-        stop_serving(self.server, self.thread, timeout, log=self.log.append)
+        stop_serving(self.server, self.thread, timeout, log=self.log)
         self.stop_seconds = time.perf_counter() - t0
 
     def __enter__(self):
@@ -191,10 +186,6 @@ class ServerHandle:
             else:
                 print(summary)
         return False
-
-    def errors(self, since: int = 0) -> list[LogEntry]:
-        """Log entries that record an exception: a handler's, or one that ended serving."""
-        return [e for e in self.log.since(since) if e.text.startswith((HANDLER_ERROR, SERVE_ERROR))]
 
     def _error_summary(self, since: int = 0) -> str | None:
         """One line on the errors counted after *since* (an earlier ``error_count``)."""

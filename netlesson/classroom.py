@@ -32,14 +32,17 @@ holds for these servers too.  (``ClassroomUDPServer`` additionally peeks in
 from __future__ import annotations
 
 import errno
+import functools
+import logging
 import socket
 import sys
 import threading
 import time
+import traceback
 
 from . import constants
 from .errors import PortInUseError, format_address
-from .serverlog import ServerLog
+from .serverlog import LogEntry, ServerLog
 
 __all__ = [
     "ClassroomServerMixIn",
@@ -48,6 +51,7 @@ __all__ = [
     "wake",
     "make_server",
     "log_event",
+    "peer_log",
 ]
 
 # BaseServer keeps its shutdown flag and "is shut down" event in name-mangled
@@ -101,23 +105,7 @@ def request_shutdown(server) -> bool:
     return True
 
 
-#: How :meth:`ClassroomServerMixIn.handle_error` starts its log line; the
-#: launcher looks for it to tell a cell that its handler raised.
-HANDLER_ERROR = "exception while handling a request from"
-
-
 _error_count_lock = threading.Lock()
-
-
-def handler_error_text(client_address) -> str:
-    """The log line for the exception being handled: who sent the request, and its traceback.
-
-    Its first line ends with the exception in one line (``ValueError: ...``).
-    """
-    import traceback
-
-    return (f"{HANDLER_ERROR} {format_address(client_address)} (the server keeps serving): "
-            f"{exception_in_one_line()}\n{traceback.format_exc().rstrip()}")
 
 
 def exception_in_one_line(exc: BaseException | None = None) -> str:
@@ -142,21 +130,49 @@ def count_error(server, summary: str) -> None:
         server.last_error = summary
 
 
-def log_event(server, text: str) -> None:
-    """Write *text* to ``server.log`` if it has one, else to :mod:`logging`.
+def log_handler_error(server, client_address) -> None:
+    """Count the exception being handled and log a ``"handler_error"`` record with its traceback.
 
-    Handlers call this instead of ``print``: with a netlesson server the line
-    goes to its bounded log; with a plain ``socketserver`` server (as in the
-    seed's scripts) it goes to the ``netlesson`` logger, never into a random
-    notebook cell.
+    What ``BaseServer.handle_error`` prints to stderr, kept in ``server.log``
+    instead: the client, the exception in one line (``error``), the traceback.
+    """
+    summary = exception_in_one_line()
+    count_error(server, summary)
+    log_event(server, "handler_error", client_address, error=summary,
+              traceback=traceback.format_exc().rstrip())
+
+
+def peer_log(server, peer):
+    """The callable a handler writes records about client *peer* with: ``log(kind, **fields)``.
+
+    For a server with a :class:`~netlesson.serverlog.ServerLog` it writes
+    straight to it (:meth:`~netlesson.serverlog.ServerLog.for_peer`); for any
+    other server it is :func:`log_event` with *server* and *peer* filled in.
     """
     log = getattr(server, "log", None)
+    if isinstance(log, ServerLog):
+        return log.for_peer(peer)
+    return functools.partial(log_event, server, peer=peer)
+
+
+def log_event(server, kind: str, peer=None, **fields) -> None:
+    """Log a record of *kind* about *peer* (see :data:`netlesson.serverlog.KINDS`).
+
+    Handlers call this instead of ``print``: with a netlesson server the record
+    goes to its bounded :class:`~netlesson.serverlog.ServerLog`; with a plain
+    ``socketserver`` server (as in the seed's scripts) its text goes to the
+    ``netlesson`` logger (with ``kind`` and ``peer`` as extra attributes),
+    never into a random notebook cell.
+    """
+    log = getattr(server, "log", None)
+    if isinstance(log, ServerLog):
+        log.record(kind, peer, **fields)
+        return
+    text = LogEntry(0, time.time(), threading.current_thread().name, kind, peer, fields).text
     if callable(log):
         log(text)
     else:
-        import logging
-
-        logging.getLogger("netlesson").info(text)
+        logging.getLogger("netlesson").info(text, extra={"kind": kind, "peer": peer})
 
 
 class ClassroomServerMixIn:
@@ -223,8 +239,7 @@ class ClassroomServerMixIn:
         ``BaseServer.handle_error`` prints it to stderr -- from the handler's
         thread, so in a notebook it would appear in an unrelated cell.
         """
-        count_error(self, exception_in_one_line())
-        self.log(handler_error_text(client_address))
+        log_handler_error(self, client_address)
 
     # -- stopping -----------------------------------------------------------
     def shutdown(self):
@@ -266,7 +281,8 @@ class ClassroomServerMixIn:
             self._serving_thread = None
 
 
-def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list:
+def stop_serving(server, thread=None, timeout: float = 2.0, *,
+                 log: ServerLog | None = None) -> list:
     """Stop a server whose ``serve_forever`` runs in *thread*; close it; bounded in time.
 
     The one stop sequence used by the launcher, the tracer and the exercise
@@ -279,8 +295,9 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
     Returns the threads still alive at the deadline (the serving thread, the
     closer, or handler threads); an empty list means everything ended.  The
     listening socket is closed by then either way (``server_close`` is given
-    at least 50 ms for that, even when the budget is spent).  *log*, if given, is called
-    with one line explaining what is still running.
+    at least 50 ms for that, even when the budget is spent).  *log*, if given, is the
+    :class:`~netlesson.serverlog.ServerLog` that gets a record of what is still running
+    (``"close_deferred"`` or ``"close_waiting"``).
     """
     deadline = time.monotonic() + timeout
 
@@ -316,12 +333,8 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *, log=None) -> list
     closer.join(0.05 if caller_is_a_handler else max(left(), 0.05))
     if closer.is_alive():
         alive.append(closer)
-        if log is not None and caller_is_a_handler:
-            log("stop() was called from a handler: the port is closed, and server_close() "
-                "finishes when that handler returns")
-        elif log is not None:
-            log("server_close() is still waiting for handler threads (a client is still "
-                "connected); the port is closed, the threads end when their clients leave")
+        if log is not None:
+            log.record("close_deferred" if caller_is_a_handler else "close_waiting")
     elif isinstance(server, ClassroomServerMixIn):
         alive += server.join_handlers(left())
     return alive

@@ -4,6 +4,11 @@ Each is a subclass of the built-in exception a network programmer would
 expect (``OSError``, ``TimeoutError``, ``ConnectionError``, ``ValueError``),
 so ``except OSError`` keeps working, and each keeps whatever data had already
 arrived (``.partial`` / ``.reply`` / ``.raw``) so an error never loses bytes.
+
+The message (``str(exc)``) is written for a notebook user.  Everything it says
+is also an attribute (``.address``, ``.expected``, ``.timeout``, ``.limit`` ...),
+so other code words its own message from those -- the command line speaks of
+``--port 0`` and of what it printed -- and never has to parse this one.
 """
 
 from __future__ import annotations
@@ -41,16 +46,15 @@ class NetlessonError(Exception):
 
 
 class PortInUseError(NetlessonError, OSError):
-    """Binding failed because another socket already owns the address."""
+    """Binding failed because another socket already owns ``.address``."""
 
-    def __init__(self, address, hint: str | None = None):
+    def __init__(self, address):
         self.address = tuple(address)
-        where = format_address(address)
-        hint = hint or (
-            "stop the other server (in a notebook: netlesson.background.stop_all()) "
-            "or pass port=0 to let the system pick a free port"
+        OSError.__init__(
+            self, errno.EADDRINUSE,
+            f"{format_address(address)} is in use — stop the other server (in a notebook: "
+            f"netlesson.background.stop_all()) or pass port=0 to let the system pick a free port",
         )
-        OSError.__init__(self, errno.EADDRINUSE, f"{where} is in use — {hint}")
 
     def __str__(self) -> str:
         return self.strerror
@@ -96,6 +100,7 @@ class ConnectionClosed(NetlessonError, ConnectionError):
         self.address = tuple(address)
         self.expected = expected
         self.partial = bytes(partial)
+        self.reset = reset
         how = "reset" if reset else "closed"
         super().__init__(
             f"{format_address(address)} {how} the connection after {len(partial)} of "
@@ -138,16 +143,24 @@ class ReplyTooLong(NetlessonError, ValueError):
 
 
 class ReplyDecodeError(NetlessonError, ValueError):
-    """The reply is not valid text in the expected encoding.  ``.raw`` keeps it."""
+    """The reply is not valid text in the expected encoding.  ``.raw`` keeps it.
+
+    ``.start`` and ``.end`` delimit the bad bytes in ``.raw``; ``.reason`` is the codec's.
+    """
 
     def __init__(self, raw: bytes, encoding: str, cause: UnicodeDecodeError):
         self.raw = bytes(raw)
         self.encoding = encoding
-        bad = raw[cause.start:cause.end]
+        self.start, self.end, self.reason = cause.start, cause.end, cause.reason
         super().__init__(
-            f"the reply is not valid {encoding}: byte(s) {bad!r} at offset {cause.start} "
-            f"({cause.reason}); send and receive bytes instead of str, or look at .raw"
+            f"the reply is not valid {encoding}: byte(s) {self.bad!r} at offset {self.start} "
+            f"({self.reason}); send and receive bytes instead of str, or look at .raw"
         )
+
+    @property
+    def bad(self) -> bytes:
+        """The bytes that are not valid in ``.encoding``."""
+        return self.raw[self.start:self.end]
 
 
 class ServerNotResponding(NetlessonError, TimeoutError):
@@ -166,11 +179,15 @@ class ServerNotResponding(NetlessonError, TimeoutError):
 
 
 class DatagramTooLong(NetlessonError, ValueError):
-    """A datagram longer than the receiver will read in one ``recvfrom``."""
+    """A datagram longer than the receiver will read in one ``recvfrom``.
+
+    ``.size`` bytes against a ``.limit``; ``.what`` names whose limit it is.
+    """
 
     def __init__(self, size: int, limit: int, what: str = "socketserver.UDPServer"):
         self.size = size
         self.limit = limit
+        self.what = what
         if what == UDP_PAYLOAD_LIMIT:
             text = (f"this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
                     f"most {limit} bytes: the operating system refuses to send it (some, such "

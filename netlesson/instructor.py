@@ -44,11 +44,12 @@ notebook that crashed scores zero (status ``error``), never the whole run.
 nbgrader is run as ``python -m nbgrader`` in a subprocess, with the directory
 of the running interpreter first on ``PATH`` (nbgrader calls the ``alembic``
 program to create its database).
+
+The command line is ``python -m netlesson release|grade`` (:mod:`netlesson.cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import shutil
@@ -69,10 +70,6 @@ __all__ = [
     "grade",
     "build_course",
     "find_submissions",
-    "add_release_arguments",
-    "add_grade_arguments",
-    "run_release",
-    "run_grade",
 ]
 
 #: The nbgrader assignment the exercise notebooks form.
@@ -495,76 +492,3 @@ def _write_csv(path: Path, results: list[NotebookResult]) -> None:
         writer.writeheader()
         for result in results:
             writer.writerow(result.as_row())
-
-
-# ---------------------------------------------------------------------------
-# command line (wired into ``python -m netlesson release|grade`` by cli.py)
-# ---------------------------------------------------------------------------
-def add_release_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--out", required=True,
-                        help="directory for the student notebooks (written to OUT/<assignment>/)")
-    parser.add_argument("--source", default=None,
-                        help="source exercise notebooks (default notebooks/exercises)")
-    parser.add_argument("--assignment", default=ASSIGNMENT,
-                        help=f"nbgrader assignment name (default {ASSIGNMENT})")
-    parser.add_argument("--course-dir", default=None,
-                        help="keep the nbgrader course directory here (default: temporary)")
-    return parser
-
-
-def run_release(args: argparse.Namespace) -> int:
-    try:
-        target = release(args.out, args.source, assignment=args.assignment,
-                         course_dir=args.course_dir, log=_stderr)
-    except (NbgraderError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(target)
-    return 0
-
-
-def add_grade_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("submissions",
-                        help="collected notebooks: SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb")
-    parser.add_argument("--csv", default="grades.csv", help="where to write the grades (default grades.csv)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT,
-                        help=f"seconds one cell may run before it is interrupted (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--source", default=None,
-                        help="source exercise notebooks (default notebooks/exercises)")
-    parser.add_argument("--assignment", default=ASSIGNMENT,
-                        help=f"nbgrader assignment name (default {ASSIGNMENT})")
-    parser.add_argument("--course-dir", default=None,
-                        help="keep the nbgrader course directory (gradebook, autograded "
-                             "notebooks, logs) here (default: temporary); it may hold an "
-                             "earlier run, whose results are replaced")
-    return parser
-
-
-def run_grade(args: argparse.Namespace) -> int:
-    try:
-        path = grade(args.submissions, args.csv, source_dir=args.source, assignment=args.assignment,
-                     course_dir=args.course_dir, timeout=args.timeout, log=_stderr)
-    except (NbgraderError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
-
-
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def main(argv=None) -> int:
-    """``python -m netlesson.instructor release|grade ...`` (the same as via ``netlesson``)."""
-    parser = argparse.ArgumentParser(prog="python -m netlesson.instructor",
-                                     description="release and grade the exercises with nbgrader")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_release_arguments(sub.add_parser("release", help="write student versions of the exercises"))
-    add_grade_arguments(sub.add_parser("grade", help="autograde collected submissions into a CSV"))
-    args = parser.parse_args(argv)
-    return run_release(args) if args.command == "release" else run_grade(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,13 +20,12 @@ that shape and fixes what a classroom trips over:
 
 from __future__ import annotations
 
-import functools
 import selectors
 import socket
 import socketserver
 
 from . import constants
-from .classroom import ClassroomServerMixIn, log_event, make_server
+from .classroom import ClassroomServerMixIn, exception_in_one_line, make_server, peer_log
 from .errors import (
     ConnectionClosed,
     ReplyDecodeError,
@@ -35,7 +34,6 @@ from .errors import (
     ServerUnavailable,
     format_address,
 )
-from .serverlog import describe_bytes
 
 __all__ = [
     "UpperEchoHandler",
@@ -55,49 +53,48 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
     client's ``(host, port)``.  ``BaseRequestHandler.__init__`` calls
     ``setup()``, ``handle()`` and, in a ``finally``, ``finish()``: the whole
     conversation with one client happens inside the handler's constructor.
+    Each step leaves a record in ``server.log``: ``connected``, a ``received``
+    per message, ``closed`` (see :data:`netlesson.serverlog.KINDS`).
     """
 
     def setup(self):
         super().setup()
         self.messages = 0
         self.bytes_received = 0
-        # Where log lines go, looked up once per connection (it is used per message):
-        # the server's ServerLog, or the `logging` module for a plain socketserver.
-        sink = getattr(self.server, "log", None)
-        self.log = sink if callable(sink) else functools.partial(log_event, self.server)
+        # This connection's log: self.log("received", data=data) records what happened,
+        # with this client as the peer, in the server's ServerLog (a plain socketserver
+        # server has none: then the record's line goes to the `logging` module).
+        self.log = peer_log(self.server, self.client_address)
         track = getattr(self.server, "track_request", None)
         if track is not None:
             track(self.request)
-        self.log(f"connected: {format_address(self.client_address)}")
+        self.log("connected")
 
     def handle(self):
-        peer = format_address(self.client_address)
         while True:
             try:
                 data = self.request.recv(constants.buffer_size)
-            except ConnectionResetError:
-                self.log(f"reset by client: {peer} (it vanished without closing)")
+            except ConnectionResetError:  # the client vanished without closing
+                self.log("reset")
                 return
             except OSError as exc:  # e.g. the server is stopping and closed us
-                self.log(f"receive failed from {peer}: {exc}")
+                self.log("receive_failed", error=exception_in_one_line(exc))
                 return
             if not data:  # b'' means the client closed its side: conversation over
                 return
             self.messages += 1
             self.bytes_received += len(data)
-            self.log(f"received {describe_bytes(data)} from {peer}")
+            self.log("received", data=data)
+            # upper() changes only ASCII letters: the reply is exactly as long as the request
             try:
                 self.request.sendall(data.upper())
             except OSError as exc:
-                self.log(f"reply to {peer} failed: {exc}")
+                self.log("reply_failed", error=exception_in_one_line(exc))
                 return
 
     def finish(self):
         try:
-            self.log(
-                f"closed: {format_address(self.client_address)} "
-                f"({self.messages} recv, {self.bytes_received} bytes)",
-            )
+            self.log("closed", messages=self.messages, nbytes=self.bytes_received)
         finally:
             untrack = getattr(self.server, "untrack_request", None)
             if untrack is not None:
@@ -299,6 +296,6 @@ def interactive(address=constants.ip_port, *, lines=None, out=None, timeout: flo
     from ._loop import run_client_loop
 
     return run_client_loop(
-        lambda: TCPEchoClient(address, timeout=timeout).connect(), address, lines=lines,
-        out=out, prompt=prompt, skip_empty=True,
+        lambda: TCPEchoClient(address, timeout=timeout).connect(), lines=lines, out=out,
+        prompt=prompt, skip_empty=True,
     )

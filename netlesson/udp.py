@@ -25,7 +25,8 @@ import socketserver
 import time
 
 from . import constants
-from .classroom import ClassroomServerMixIn, log_event, make_server
+from .classroom import (ClassroomServerMixIn, exception_in_one_line, log_event,
+                        make_server)
 from .errors import (
     UDP_PAYLOAD_LIMIT,
     DatagramTooLong,
@@ -34,7 +35,6 @@ from .errors import (
     TruncatedReply,
     format_address,
 )
-from .serverlog import describe_bytes
 
 __all__ = [
     "UpperEchoDatagramHandler",
@@ -73,18 +73,14 @@ class UpperEchoDatagramHandler(socketserver.BaseRequestHandler):
 
     def handle(self):
         data, sock = self.request
-        peer = format_address(self.client_address)
-        if getattr(data, "truncated", False):
-            log_event(
-                self.server,
-                f"datagram from {peer} was longer than {len(data)} bytes: max_packet_size "
-                f"cut it; echoing the first {len(data)} bytes",
-            )
-        log_event(self.server, f"received {describe_bytes(data)} from {peer}")
+        if getattr(data, "truncated", False):  # longer than max_packet_size: cut
+            log_event(self.server, "truncated", self.client_address, nbytes=len(data))
+        log_event(self.server, "received", self.client_address, data=data)
         try:
             sock.sendto(data.upper(), self.client_address)
         except OSError as exc:
-            log_event(self.server, f"reply to {peer} failed: {exc}")
+            log_event(self.server, "reply_failed", self.client_address,
+                      error=exception_in_one_line(exc))
 
 
 MyServer = UpperEchoDatagramHandler
@@ -272,6 +268,6 @@ def interactive(address=constants.ip_port, *, lines=None, out=None, prompt=None,
     from ._loop import run_client_loop
 
     return run_client_loop(
-        lambda: UDPEchoClient(address, **kwargs).connect(), address, lines=lines, out=out,
-        prompt=prompt, skip_empty=False,
+        lambda: UDPEchoClient(address, **kwargs).connect(), lines=lines, out=out, prompt=prompt,
+        skip_empty=False,
     )

@@ -6,13 +6,12 @@ submissions are found and how an autograded notebook's errors become feedback.
 
 from __future__ import annotations
 
-import argparse
 import csv
 
 import nbformat
 import pytest
 
-from netlesson import instructor
+from netlesson import cli, instructor
 
 pytestmark = pytest.mark.instructor
 
@@ -106,10 +105,7 @@ def test_generated_config_names_the_course_and_its_root(tmp_path):
 
 
 def test_command_line_arguments():
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    instructor.add_release_arguments(sub.add_parser("release"))
-    instructor.add_grade_arguments(sub.add_parser("grade"))
+    parser = cli.build_parser()
     args = parser.parse_args(["release", "--out", "rel"])
     assert (args.out, args.assignment, args.source, args.course_dir) == \
         ("rel", "exercises", None, None)
@@ -118,9 +114,8 @@ def test_command_line_arguments():
 
 
 def test_grade_reports_a_missing_submissions_folder(tmp_path, capsys):
-    args = argparse.Namespace(submissions=str(tmp_path / "none"), csv=str(tmp_path / "g.csv"),
-                              source=None, assignment="exercises", course_dir=None, timeout=5)
-    assert instructor.run_grade(args) == 1
+    argv = ["grade", str(tmp_path / "none"), "--csv", str(tmp_path / "g.csv"), "--timeout", "5"]
+    assert cli.main(argv) == 1
     assert "no submissions directory" in capsys.readouterr().err
 
 
@@ -136,8 +131,6 @@ def test_a_missing_nbgrader_is_reported_with_the_install_command(tmp_path, monke
     write_notebook(tmp_path / "alice" / "ex01_line_echo.ipynb")
     argv = ["release", "--out", str(tmp_path / "out")] if command == "release" \
         else ["grade", str(tmp_path)]
-    from netlesson import cli
-
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert "nbgrader is not installed" in err

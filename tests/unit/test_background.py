@@ -1,6 +1,8 @@
 """The notebook launcher: start, restart under a name, stop fast, leave nothing behind."""
 
 import gc
+import io
+import logging
 import os
 import socket
 import socketserver
@@ -9,7 +11,7 @@ import time
 
 import pytest
 
-from netlesson import background, tcp, udp
+from netlesson import background, classroom, tcp, udp
 from netlesson.serverlog import ServerLog
 
 
@@ -126,7 +128,7 @@ def test_start_runs_a_plain_socketserver_and_gives_it_a_log():
     with background.start(server, "test-bg-plain") as srv:
         assert isinstance(srv.log, ServerLog)
         assert tcp.echo("plain", srv.address) == "PLAIN"
-        assert srv.log.wait_for("received b'plain'", timeout=2)
+        assert srv.log.wait_for(kind="received", data=b"plain", timeout=2)
 
 
 def test_stop_does_not_hang_on_a_plain_server_with_a_connected_client():
@@ -138,7 +140,7 @@ def test_stop_does_not_hang_on_a_plain_server_with_a_connected_client():
         t0 = time.perf_counter()
         srv.stop(timeout=0.3)  # server_close() joins handler threads: bounded here
         assert time.perf_counter() - t0 < 2
-        assert srv.log.wait_for("still waiting for handler threads", timeout=1)
+        assert srv.log.wait_for(kind="close_waiting", timeout=1)
     finally:
         client.close()
 
@@ -146,7 +148,7 @@ def test_stop_does_not_hang_on_a_plain_server_with_a_connected_client():
 def test_handler_threads_never_print(capfd, tcp_server, udp_server):
     tcp.echo("quiet please", tcp_server.address)
     udp.echo("quiet please", udp_server.address)
-    tcp_server.log.wait_for("closed:", timeout=2)
+    tcp_server.log.wait_for(kind="closed", timeout=2)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -156,7 +158,7 @@ def test_log_is_bounded_so_a_busy_server_does_not_grow_memory():
         with tcp.TCPEchoClient(srv.address) as c:
             for i in range(40):
                 c.send(f"m{i}")
-        assert srv.log.wait_for("received b'm39'", timeout=2)
+        assert srv.log.wait_for(kind="received", data=b"m39", timeout=2)
         assert len(srv.log) == 10
         assert srv.log.dropped > 0
 
@@ -175,7 +177,7 @@ def test_log_mirrors_to_an_output_like_object_from_handler_threads():
     with background.start_tcp("test-bg-mirror") as srv:
         srv.log.mirror_to(out)
         tcp.echo("mirror", srv.address)
-        assert srv.log.wait_for("closed:", timeout=2)
+        assert srv.log.wait_for(kind="closed", timeout=2)
     assert any("received b'mirror'" in t for t in out.text)
     assert threading.main_thread().name not in out.threads  # written by handler threads
 
@@ -183,9 +185,72 @@ def test_log_mirrors_to_an_output_like_object_from_handler_threads():
 def test_show_log_prints_from_the_calling_thread(capsys):
     with background.start_tcp("test-bg-show") as srv:
         tcp.echo("shown", srv.address)
-        srv.log.wait_for("closed:", timeout=2)
+        srv.log.wait_for(kind="closed", timeout=2)
         srv.show_log(last=1)
     assert capsys.readouterr().out.startswith("closed: 127.0.0.1:")
+
+
+def test_log_records_render_the_lines_notebooks_show():
+    """Records are data; their text is rendered from kind, peer and fields, unchanged wording."""
+    log = ServerLog()
+    peer = ("127.0.0.1", 5000)
+    log.record("connected", peer)
+    log.record("received", peer, data=b"hi \xe4\xbd\xa0")
+    log.record("received", peer, data=b"y" * 8192)
+    log.record("reset", peer)
+    log.record("closed", peer, messages=3, nbytes=33)
+    log.record("truncated", peer, nbytes=8192)
+    log.record("handler_error", ("::1", 5001, 0, 0), error="ValueError: x", traceback="Tb")
+    log.append("a {free} sentence")
+    assert log.lines() == [
+        "connected: 127.0.0.1:5000",
+        "received b'hi \\xe4\\xbd\\xa0' from 127.0.0.1:5000",
+        f"received {b'y' * 60!r}... (8192 bytes) from 127.0.0.1:5000",
+        "reset by client: 127.0.0.1:5000 (it vanished without closing)",
+        "closed: 127.0.0.1:5000 (3 recv, 33 bytes)",
+        "datagram from 127.0.0.1:5000 was longer than 8192 bytes: max_packet_size cut it; "
+        "echoing the first 8192 bytes",
+        "exception while handling a request from [::1]:5001 (the server keeps serving): "
+        "ValueError: x\nTb",
+        "a {free} sentence",
+    ]
+    assert [e.kind for e in log.select()][-1] == "note"
+    with pytest.raises(ValueError, match="unknown log record kind 'recieved'"):
+        log.record("recieved", peer)
+
+
+def test_log_select_matches_kind_peer_and_fields():
+    log = ServerLog()
+    log.record("closed", ("127.0.0.1", 5000), messages=1, nbytes=3)
+    log.record("closed", ("::1", 5000, 0, 0), messages=2, nbytes=3)
+    log.record("received", ("127.0.0.1", 5000), data=b"abc")
+    assert [e.seq for e in log.select("closed")] == [1, 2]
+    assert [e.seq for e in log.select(peer=("127.0.0.1", 5000))] == [1, 3]
+    assert [e.seq for e in log.select(peer=("::1", 5000))] == [2]  # host and port compared
+    assert [e.seq for e in log.select("closed", nbytes=3, messages=2)] == [2]
+    assert [e.seq for e in log.select(after=2)] == [3]
+    assert log.wait_for(kind="received", data=b"abc", timeout=0).seq == 3
+    assert log.wait_for(kind="received", data=b"xyz", timeout=0) is None
+
+
+def test_log_echo_writes_each_records_text_to_a_terminal():
+    """The command-line servers' ServerLog(200, echo=sys.stdout): like the seed's print()."""
+    terminal = io.StringIO()
+    log = ServerLog(200, echo=terminal)
+    log.record("received", ("127.0.0.1", 5000), data=b"hi")
+    log.append("bye")
+    assert terminal.getvalue() == "received b'hi' from 127.0.0.1:5000\nbye\n"
+
+
+def test_a_plain_server_without_a_log_sends_records_to_logging(caplog):
+    class Plain:  # a socketserver server nobody gave a log
+        pass
+
+    with caplog.at_level(logging.INFO, logger="netlesson"):
+        classroom.log_event(Plain(), "closed", ("127.0.0.1", 5000), messages=1, nbytes=2)
+    (record,) = caplog.records
+    assert record.getMessage() == "closed: 127.0.0.1:5000 (1 recv, 2 bytes)"
+    assert record.kind == "closed" and record.peer == ("127.0.0.1", 5000)
 
 
 def test_server_log_counts_dropped_lines_but_not_cleared_ones():
@@ -198,8 +263,8 @@ def test_server_log_counts_dropped_lines_but_not_cleared_ones():
     assert log.dropped == 0 and len(log) == 0
     log.append("after clear")
     assert log.dropped == 0
-    assert [e.seq for e in log.entries()] == [6]
-    assert log.since(5)[0].text == "after clear"
+    assert [e.seq for e in log.select()] == [6]
+    assert log.select(after=5)[0].text == "after clear"
 
 
 class _Crashes(socketserver.BaseRequestHandler):
@@ -217,13 +282,16 @@ def test_crashing_handler_goes_to_the_log_not_to_stderr_and_server_keeps_serving
         else:
             with pytest.raises(OSError):
                 udp.echo("x", srv.address, timeout=0.1, retries=0)
-        assert srv.log.wait_for("ValueError: student bug", timeout=2)
+        error = srv.log.wait_for(kind="handler_error", timeout=2)
+        assert error is not None and error.fields["error"] == "ValueError: student bug"
+        assert error.peer[0] == "127.0.0.1"
+        assert 'raise ValueError("student bug")' in error.fields["traceback"]
         assert srv.running
         out, err = capfd.readouterr()  # the handler thread printed nothing
         assert "student bug" not in out + err
-    text = "\n".join(srv.log.lines())
-    assert "exception while handling a request from 127.0.0.1:" in text
-    assert "(the server keeps serving)" in text
+    assert error.text.startswith(f"exception while handling a request from 127.0.0.1:"
+                                 f"{error.peer[1]} (the server keeps serving): "
+                                 f"ValueError: student bug\nTraceback (most recent call last):")
     # the end of the block, in this thread, names the error once
     out, err = capfd.readouterr()
     assert out.count("ValueError: student bug") == 1 and not err
@@ -234,8 +302,7 @@ def test_a_block_whose_handler_raised_says_so_when_it_ends(capsys):
         for _ in range(2):
             with pytest.raises(OSError):
                 tcp.echo("x", srv.address, timeout=1)
-        assert srv.log.wait_for(lambda line: line.count("student bug") and len(srv.errors()) == 2,
-                                timeout=2)
+        assert srv.log.wait_for(lambda _: len(srv.log.select("handler_error")) == 2, timeout=2)
     assert capsys.readouterr().out == (
         "server 'test-bg-says' logged 2 errors while this block ran; the last: "
         "ValueError: student bug\n"
@@ -251,7 +318,8 @@ def test_an_exception_leaving_the_block_carries_the_servers_error_as_a_note(caps
     with pytest.raises(OSError) as caught:
         with background.start(server, "test-bg-note") as srv:
             with socket.create_connection(srv.address, timeout=2) as client:
-                assert srv.log.wait_for("serve_forever stopped", timeout=2)
+                assert srv.log.wait_for(kind="serve_error", error="NotImplementedError",
+                                        timeout=2)
                 client.sendall(b"x")
                 client.recv(1)  # serve_forever died: the connection is reset or closed
                 raise ConnectionError("no reply")  # what a client reports in either case
@@ -270,7 +338,7 @@ def test_a_plain_servers_handler_error_goes_to_the_log_not_stderr(capfd):
         with socket.create_connection(srv.address, timeout=2) as client:
             client.sendall(b"x")
             assert client.recv(1) == b""  # the handler died; the request was shut down
-        assert srv.log.wait_for("ValueError: student bug", timeout=2)
+        assert srv.log.wait_for(kind="handler_error", error="ValueError: student bug", timeout=2)
         out, err = capfd.readouterr()
         assert "student bug" not in out + err  # nothing printed from the handler's thread
     assert "the last: ValueError: student bug" in capfd.readouterr().out
@@ -280,17 +348,18 @@ def test_a_clean_block_prints_nothing(capsys):
     with background.start_udp("test-bg-clean") as srv:
         assert udp.echo("ok", srv.address, timeout=1) == "OK"
     assert capsys.readouterr().out == ""
-    assert srv.errors() == []
+    assert srv.log.select("handler_error") == srv.log.select("serve_error") == []
 
 
-def test_log_wait_for_after_ignores_older_lines():
+def test_log_wait_for_after_ignores_older_records():
     log = ServerLog()
-    log.append("closed: 127.0.0.1:5000")
+    log.record("closed", ("127.0.0.1", 5000), messages=1, nbytes=3)
     mark = log.last_seq
-    assert log.wait_for("closed:", timeout=0.05)
-    assert not log.wait_for("closed:", timeout=0.05, after=mark)
-    log.append("closed: 127.0.0.1:5001")
-    assert log.wait_for("closed:", timeout=0.05, after=mark)
+    assert log.wait_for(kind="closed", timeout=0.05)
+    assert log.wait_for(kind="closed", timeout=0.05, after=mark) is None
+    log.record("closed", ("127.0.0.1", 5001), messages=2, nbytes=4)
+    newer = log.wait_for(kind="closed", timeout=0.05, after=mark)
+    assert newer.peer == ("127.0.0.1", 5001) and newer.fields["nbytes"] == 4
 
 
 @pytest.mark.parametrize("how", ["handle", "by name", "stop_all"])
@@ -378,10 +447,10 @@ def test_the_summary_counts_errors_the_bounded_log_has_dropped(capsys):
     with background.start(server, "test-bg-dropped") as srv:
         with pytest.raises(OSError):
             tcp.echo("x", srv.address, timeout=1)
-        assert srv.log.wait_for("student bug", timeout=2)
-        for i in range(10):  # push the error's lines out of the 5-line log
+        assert srv.log.wait_for(kind="handler_error", timeout=2)
+        for i in range(10):  # push the error's record out of the 5-record log
             srv.log.append(f"filler {i}")
-        assert not srv.errors()
+        assert not srv.log.select("handler_error")
     assert "logged an error while this block ran; the last: ValueError: student bug" \
         in capsys.readouterr().out
 
@@ -394,7 +463,8 @@ def test_a_multi_line_exception_is_summarised_by_its_type_and_first_line(capsys)
     with background.start_tcp("test-bg-multiline", handler=Explains) as srv:
         with pytest.raises(OSError):
             tcp.echo("x", srv.address, timeout=1)
-        assert srv.log.wait_for("expected 'ABC'", timeout=2)
+        error = srv.log.wait_for(kind="handler_error", timeout=2)
+        assert "expected 'ABC'" in error.fields["traceback"]
     assert "the last: AssertionError: got 'abc' ...\n" in capsys.readouterr().out
 
 
@@ -419,4 +489,4 @@ def test_a_handler_of_a_threaded_server_can_stop_it_and_still_reply(server_kind)
         assert client.makefile("rb").readline() == b"bye\n"
     assert server.stop_took < 1.5  # not the 2 s server_close() would wait for the caller
     assert server.socket.fileno() == -1
-    assert not any("a client is still connected" in line for line in handle.log.lines())
+    assert not handle.log.select("close_waiting")

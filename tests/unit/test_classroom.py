@@ -8,6 +8,7 @@ import time
 import pytest
 
 from netlesson import classroom, tcp, udp
+from netlesson.serverlog import ServerLog
 
 
 def test_baseserver_keeps_its_shutdown_flag_in_the_private_names_we_use():
@@ -127,12 +128,12 @@ def test_stop_serving_is_bounded_and_reports_what_still_runs():
     client = socket.create_connection(server.server_address, timeout=2)
     try:
         time.sleep(0.1)  # the handler thread is now stuck
-        lines = []
+        log = ServerLog()
         t0 = time.monotonic()
-        alive = classroom.stop_serving(server, thread, timeout=0.3, log=lines.append)
+        alive = classroom.stop_serving(server, thread, timeout=0.3, log=log)
         assert time.monotonic() - t0 < 1.5
         assert not thread.is_alive()
-        assert alive and "still waiting for handler threads" in lines[0]
+        assert alive and [e.kind for e in log.select()] == ["close_waiting"]
     finally:
         release.set()
         client.close()

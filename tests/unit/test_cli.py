@@ -223,6 +223,50 @@ def test_cli_tcp_client_says_nothing_arrived_when_nothing_did():
     assert "nothing arrived" in err and "printed above" not in err and ".partial" not in err
 
 
+def test_cli_tcp_client_words_a_too_long_reply_for_the_terminal(capsys):
+    """The terminal is told what was printed and what was dropped, not about ``.extra``."""
+    import io
+    import socketserver
+
+    from netlesson import background
+
+    class Chatty(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.settimeout(5)
+            self.request.sendall(self.request.recv(1024).upper() + b"!!")
+            self.request.recv(1024)  # until the client has gone
+
+    out = io.StringIO()
+    with background.start_tcp("test-cli-chatty", handler=Chatty) as srv:
+        status = tcp.interactive(srv.address, lines=["hello", "never sent"], out=out, timeout=5)
+    err = capsys.readouterr().err
+    assert status == 1 and out.getvalue() == "HELLO\n"
+    assert "2 byte(s) more than the 5-byte reply" in err
+    assert "printed above (standard output), the extra bytes were dropped" in err
+    assert ".reply" not in err and ".extra" not in err
+
+
+def test_cli_udp_client_shows_a_cut_reply_and_goes_on(capsys):
+    import io
+    import socketserver
+
+    from netlesson import background, udp
+
+    class FirstThree(socketserver.BaseRequestHandler):
+        def handle(self):
+            data, sock = self.request
+            sock.sendto(data[:3].upper(), self.client_address)
+
+    out = io.StringIO()
+    with background.start_udp("test-cli-cut", handler=FirstThree) as srv:
+        status = udp.interactive(srv.address, lines=["hello", "ok"], out=out, timeout=1.0,
+                                 max_datagram=None)  # a short reply is then a cut one
+    err = capsys.readouterr().err
+    assert status == 0 and out.getvalue() == "HEL\nOK\n"
+    assert "warning: sent a 5-byte datagram but the reply has only 3 bytes" in err
+    assert "printed above" in err and ".reply" not in err
+
+
 def test_cli_udp_client_reports_a_too_long_line_and_goes_on(cli_udp_server):
     result = _run(netlesson("udp-client", "--port", str(cli_udp_server.port)),
                   b"before\n" + b"z" * 9000 + b"\nafter\n")

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
+import netlesson
 from netlesson import background, concurrency, tcp
+from netlesson.concurrency import _process
 from netlesson.concurrency import (
     KINDS,
     MODEL_KINDS,
@@ -195,7 +197,7 @@ def test_cpu_seconds_is_read_from_the_child():
 
 def test_command_line_serve_prints_the_port_and_exits_at_end_of_input():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netlesson.concurrency", "serve", "threading", "--port", "0"],
+        [sys.executable, "-m", "netlesson", "concurrency-server", "threading", "--port", "0"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         port = int(proc.stdout.readline())
@@ -211,6 +213,15 @@ def test_command_line_serve_prints_the_port_and_exits_at_end_of_input():
         proc.stderr.close()
 
 
+def test_command_line_refuses_an_unknown_kind_without_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "netlesson", "concurrency-server", "forky"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT * 4)
+    assert result.returncode == 1 and result.stdout == b""
+    assert b"error: unknown server kind 'forky'" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 # -- which package the child imports -------------------------------------------
 
 
@@ -218,16 +229,16 @@ def test_an_installed_package_gets_no_pythonpath(tmp_path):
     """A non-editable install: the parent directory is site-packages, which must not go first."""
     stdlib, site = str(tmp_path / "lib" / "python3"), str(tmp_path / "lib" / "site-packages")
     package = os.path.join(site, "netlesson")
-    assert concurrency._child_pythonpath(package, package, ["", stdlib, site], None) is None
-    assert concurrency._child_pythonpath(package, package, ["", stdlib, site], "/extra") is None
+    assert _process._child_pythonpath(package, package, ["", stdlib, site], None) is None
+    assert _process._child_pythonpath(package, package, ["", stdlib, site], "/extra") is None
 
 
 def test_a_plain_source_checkout_is_put_on_the_pythonpath(tmp_path):
     checkout = str(tmp_path / "checkout")
     package = os.path.join(checkout, "netlesson")
     child_path = ["", str(tmp_path / "lib" / "python3"), str(tmp_path / "site-packages")]
-    assert concurrency._child_pythonpath(package, None, child_path, None) == checkout
-    assert concurrency._child_pythonpath(package, None, child_path, "/extra") == \
+    assert _process._child_pythonpath(package, None, child_path, None) == checkout
+    assert _process._child_pythonpath(package, None, child_path, "/extra") == \
         checkout + os.pathsep + "/extra"
 
 
@@ -236,22 +247,22 @@ def test_another_copy_of_the_package_is_overridden_only_from_outside_its_path(tm
     other = os.path.join(site, "netlesson")
     checkout = os.path.join(str(tmp_path / "checkout"), "netlesson")
     # an older install elsewhere: the checkout goes first, as the parent imported it
-    assert concurrency._child_pythonpath(checkout, other, [site], None) == \
+    assert _process._child_pythonpath(checkout, other, [site], None) == \
         os.path.dirname(checkout)
     # our own directory is on the path but shadowed (by the working directory, say):
     # putting it first would also put it before the standard library
     ours = os.path.join(site, "netlesson")
-    assert concurrency._child_pythonpath(ours, str(tmp_path / "cwd" / "netlesson"),
+    assert _process._child_pythonpath(ours, str(tmp_path / "cwd" / "netlesson"),
                                          ["", site], None) is None
 
 
 def test_this_interpreter_finds_the_package_itself_so_the_child_env_is_unchanged(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", "/nonexistent-netlesson-test")
-    found, child_path = concurrency._netlesson_seen_by(sys.executable, dict(os.environ),
+    found, child_path = _process._netlesson_seen_by(sys.executable, dict(os.environ),
                                                        os.getcwd())
-    assert os.path.realpath(found) == os.path.realpath(os.path.dirname(concurrency.__file__))
+    assert os.path.realpath(found) == os.path.realpath(os.path.dirname(netlesson.__file__))
     assert "/nonexistent-netlesson-test" in child_path
-    assert concurrency._child_env()["PYTHONPATH"] == "/nonexistent-netlesson-test"
+    assert _process._child_env()["PYTHONPATH"] == "/nonexistent-netlesson-test"
 
 
 def test_a_child_that_cannot_find_the_package_is_given_its_checkout(tmp_path):
@@ -260,10 +271,10 @@ def test_a_child_that_cannot_find_the_package_is_given_its_checkout(tmp_path):
     bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
     bare.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    found, child_path = concurrency._netlesson_seen_by(str(bare), env, str(tmp_path))
+    found, child_path = _process._netlesson_seen_by(str(bare), env, str(tmp_path))
     assert found is None and child_path
-    path = concurrency._child_pythonpath(concurrency._PACKAGE_DIR, found, child_path, None)
-    assert path == os.path.dirname(concurrency._PACKAGE_DIR)
+    path = _process._child_pythonpath(_process._PACKAGE_DIR, found, child_path, None)
+    assert path == os.path.dirname(_process._PACKAGE_DIR)
     out = subprocess.run(
         [str(bare), "-c", "import netlesson.concurrency as c; print(c.__file__)"],
         env=dict(env, PYTHONPATH=path), cwd=tmp_path, capture_output=True, text=True,
@@ -290,8 +301,9 @@ class _Silent(tcp.UpperEchoHandler):
 
 def test_run_clients_rejects_a_reply_that_is_not_upper_cased():
     with background.start_tcp("test-conc-noupper", handler=_NoUpper) as srv:
-        with pytest.raises(WrongReply, match="expected b'HELLO"):
+        with pytest.raises(WrongReply, match="expected b'HELLO") as info:
             run_clients(srv.address, clients=2, messages=3, timeout=TIMEOUT)
+    assert info.value.reply == info.value.sent != info.value.expected
 
 
 def test_run_clients_times_out_instead_of_hanging_on_a_silent_server():
@@ -377,4 +389,4 @@ def test_compare_measures_each_kind_in_its_own_process():
     assert result.client_counts == [1, 3]
     assert {(m.kind, m.clients, m.round_trips) for m in result.measurements} == {
         ("single", 1, 2), ("single", 3, 6), ("asyncio", 1, 2), ("asyncio", 3, 6)}
-    assert not list(concurrency._running)
+    assert concurrency.stop_all() == 0  # every server was stopped already

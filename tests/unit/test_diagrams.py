@@ -1,4 +1,4 @@
-"""Tests for netlesson.diagrams: drawn edges are the real ones, rendering and fallback."""
+"""Tests for netlesson.diagrams and netlesson.pics: drawn edges are the real ones, rendering, fallback, pics/."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from netlesson import diagrams
+from netlesson import diagrams, trace
 from netlesson.diagrams import (
     Diagram,
     DotNotFound,
@@ -34,10 +34,9 @@ from netlesson.diagrams import (
     provenance,
     public_classes,
     server_classes,
-    standard_diagrams,
-    traced_diagrams,
-    write_all,
 )
+from netlesson.diagrams import _style
+from netlesson.pics import standard_diagrams, traced_diagrams, write_all
 
 REPO = Path(__file__).resolve().parents[2]
 PICS = REPO / "pics"
@@ -175,7 +174,7 @@ def test_mixin_combinations_accepts_other_classes():
 
 
 def highlighted_in_dot(dot: str) -> set[str]:
-    return {name for name, attrs in dot_nodes(dot).items() if diagrams._HIGHLIGHT_FILL in attrs}
+    return {name for name, attrs in dot_nodes(dot).items() if _style.HIGHLIGHT_FILL in attrs}
 
 
 def test_mro_summary_for_threading_tcp_server():
@@ -362,7 +361,7 @@ def test_call_flow_lanes_numbering_and_edges():
     assert set(dot_edges(dot)) == {(e.tail, e.head) for e in d.edges}
     nodes = dot_nodes(dot)
     assert re.search(r">14</font>\s+<b>UpperCaseHandler</b>\.handle", nodes["c14"])
-    assert diagrams._FILL_USER in nodes["c14"] and diagrams._FILL_USER not in nodes["c7"]
+    assert _style.FILL_USER in nodes["c14"] and _style.FILL_USER not in nodes["c7"]
     get_request_line = inspect.getsourcelines(socketserver.TCPServer.get_request)[1]
     assert f"socketserver.py:{get_request_line}" in nodes["c7"]
     assert d.summary.splitlines() == [
@@ -392,15 +391,12 @@ def test_call_flow_is_deterministic_and_accepts_trace_results():
     assert call_flow(iter(TCP_CALLS)).dot_source == first
 
 
+@dataclass
 class FakeTrace:
-    """Like netlesson.trace.Trace: ``.calls`` plus ``started_by(thread)``."""
+    """Like netlesson.trace.Trace: ``.calls`` plus ``.starters`` (thread label → starting call)."""
 
-    def __init__(self, calls, starters):
-        self.calls = calls
-        self._starters = starters
-
-    def started_by(self, thread):
-        return self._starters.get(thread)
+    calls: list
+    starters: dict
 
 
 def test_new_thread_edge_comes_from_the_starting_call_when_known():
@@ -419,7 +415,6 @@ def test_new_thread_edge_comes_from_the_starting_call_when_known():
 
 
 def test_call_flow_of_a_real_trace():
-    trace = pytest.importorskip("netlesson.trace", reason="netlesson.trace not available")
     result = trace.trace_tcp()
     d = call_flow(result)
     records = list(result.calls)
@@ -462,7 +457,7 @@ def test_dot_is_deterministic_within_a_process():
 
 def test_dot_is_deterministic_across_hash_seeds():
     code = (
-        "import json; from netlesson.diagrams import standard_diagrams;"
+        "import json; from netlesson.pics import standard_diagrams;"
         "print(json.dumps({k: d.dot_source for k, d in standard_diagrams().items()}))"
     )
     outputs = []
@@ -526,7 +521,7 @@ def test_fallback_when_dot_is_not_on_path(tmp_path, monkeypatch):
 
 def test_fallback_when_dot_vanishes_between_lookup_and_run(tmp_path, monkeypatch):
     gone = tmp_path / "no-such-dir" / "dot"
-    monkeypatch.setattr(diagrams.shutil, "which", lambda name: str(gone))
+    monkeypatch.setattr(shutil, "which", lambda name: str(gone))
     d = handler_classes()
     _assert_fallback(d._repr_mimebundle_(), d, "Graphviz's `dot` program is missing")
     with pytest.raises(DotNotFound):
@@ -675,16 +670,16 @@ def test_committed_pics_carry_no_machine_specific_text():
         assert not re.search(r"127\.0\.0\.1:\d+|localhost:\d+|port \d{4,5}", text), f"{path.name} contains a port"
 
 
-def _fake_trace_module(monkeypatch):
-    fake = types.ModuleType("netlesson.trace")
-    fake.trace_tcp = lambda: types.SimpleNamespace(calls=TCP_CALLS)
-    fake.trace_udp = lambda: types.SimpleNamespace(calls=[c for c in TCP_CALLS if "noblock" not in c.qualname])
-    monkeypatch.setitem(sys.modules, "netlesson.trace", fake)
+def _fake_traces(monkeypatch):
+    """Traces without servers: pics draws whatever netlesson.trace hands it."""
+    monkeypatch.setattr(trace, "trace_tcp", lambda: types.SimpleNamespace(calls=TCP_CALLS))
+    monkeypatch.setattr(trace, "trace_udp",
+                        lambda: types.SimpleNamespace(calls=[c for c in TCP_CALLS if "noblock" not in c.qualname]))
 
 
 @needs_dot
 def test_write_all_writes_dot_and_svg_for_everything(tmp_path, monkeypatch):
-    _fake_trace_module(monkeypatch)
+    _fake_traces(monkeypatch)
     written = write_all(tmp_path)
     stems = sorted(standard_diagrams()) + ["call_flow_tcp", "call_flow_udp"]
     assert sorted(p.name for p in written) == sorted(f"{s}.{ext}" for s in stems for ext in ("dot", "svg"))
@@ -694,12 +689,3 @@ def test_write_all_writes_dot_and_svg_for_everything(tmp_path, monkeypatch):
     assert set(dot_edges(tcp_dot)) == {(e.tail, e.head) for e in call_flow(TCP_CALLS).edges}
     assert "TCP request" in tcp_dot and "UDP request" in (tmp_path / "call_flow_udp.dot").read_text()
     ET.fromstring((tmp_path / "call_flow_udp.svg").read_bytes())
-
-
-@needs_dot
-def test_write_all_skips_call_flows_without_trace_module(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "netlesson.trace", None)  # makes the import fail
-    with pytest.warns(RuntimeWarning, match="netlesson.trace is not importable"):
-        written = write_all(tmp_path)
-    assert sorted(p.stem for p in written if p.suffix == ".dot") == sorted(standard_diagrams())
-    assert not (tmp_path / "call_flow_tcp.dot").exists()

@@ -170,16 +170,20 @@ def test_tcp_one_client_many_messages_on_one_connection(tcp_server):
     with tcp.TCPEchoClient(tcp_server.address) as client:
         for i in range(50):
             assert client.send(f"message {i}") == f"MESSAGE {i}"
-    assert tcp_server.log.wait_for("(50 recv", timeout=2)
+    assert tcp_server.log.wait_for(kind="closed", messages=50, timeout=2)
 
 
 def test_tcp_server_logs_connection_message_and_close(tcp_server):
     tcp.echo("ping", tcp_server.address)
-    assert tcp_server.log.wait_for(lambda line: line.startswith("closed:"), timeout=2)
-    lines = tcp_server.log.lines()
-    assert lines[0].startswith("connected: 127.0.0.1:")
-    assert "received b'ping' from 127.0.0.1:" in lines[1]
-    assert lines[-1].startswith("closed: 127.0.0.1:") and "(1 recv, 4 bytes)" in lines[-1]
+    closed = tcp_server.log.wait_for(kind="closed", timeout=2)
+    entries = tcp_server.log.select(peer=closed.peer)
+    assert [(e.kind, e.fields) for e in entries] == [
+        ("connected", {}), ("received", {"data": b"ping"}),
+        ("closed", {"messages": 1, "nbytes": 4})]
+    assert closed.peer[0] == "127.0.0.1"
+    peer = f"127.0.0.1:{closed.peer[1]}"
+    assert tcp_server.log.lines() == [  # the text a cell shows
+        f"connected: {peer}", f"received b'ping' from {peer}", f"closed: {peer} (1 recv, 4 bytes)"]
 
 
 class _DribbleHandler(socketserver.BaseRequestHandler):
@@ -252,16 +256,19 @@ def test_tcp_client_to_closed_port_says_nothing_is_listening():
 def test_client_that_vanishes_mid_message_with_reset_is_logged_and_server_keeps_serving(tcp_server):
     s = socket.create_connection(tcp_server.address, timeout=2)
     s.sendall(b"half a mess")
-    assert tcp_server.log.wait_for("received b'half a mess'", timeout=2)
+    received = tcp_server.log.wait_for(kind="received", data=b"half a mess", timeout=2)
+    assert received is not None
     # SO_LINGER with a zero timeout: close() sends RST instead of FIN
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
-    assert tcp_server.log.wait_for(lambda l: l.startswith("closed:"), timeout=2)
+    assert tcp_server.log.wait_for(kind="closed", peer=received.peer, timeout=2)
     assert tcp.echo("still here", tcp_server.address) == "STILL HERE"
-    lines = "\n".join(tcp_server.log.lines())
+    kinds = {e.kind for e in tcp_server.log.select(peer=received.peer)}
     # Depending on timing the handler sees the RST as a reset (usual) or, if it
-    # was not in recv() yet, as a reply that failed: either way it is logged.
-    assert "reset by client" in lines or "failed" in lines or "closed:" in lines
+    # was not in recv() yet, as a reply that failed: either way the handler ends
+    # normally (a "closed" record, no "handler_error").
+    assert kinds & {"reset", "reply_failed", "receive_failed"} or "closed" in kinds
+    assert not tcp_server.log.select("handler_error")
 
 
 def test_tcp_client_vanishing_during_reply_does_not_kill_the_server(tcp_server):
@@ -324,7 +331,7 @@ def test_200_concurrent_clients_20_messages_each_all_replies_correct(tcp_server)
             asyncio.gather(*(client(n, gate, state) for n in range(200))), timeout=120)
 
     assert sorted(asyncio.run(main())) == list(range(200))
-    assert tcp_server.log.wait_for(lambda l: "(21 recv" in l, timeout=5)
+    assert tcp_server.log.wait_for(kind="closed", messages=21, timeout=5)
 
 
 def test_port_in_use_error_names_host_port_and_the_fix(tcp_server):

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netlesson import background, source, tcp, trace, udp
+from netlesson.trace import _clients, _runner
 from netlesson.errors import ServerNotResponding
 
 # The request path the walkthrough notebooks teach, phase by phase.
@@ -154,6 +155,7 @@ def test_calls_are_in_a_causal_order_that_is_the_same_on_every_run():
     assert names[end:] == ["BaseServer.service_actions"]
     assert first.started_by("handler").qualname == "ThreadingMixIn.process_request"
     assert first.started_by("serve_forever") is None
+    assert first.starters == {"handler": first.started_by("handler")}
     with pytest.raises(ValueError, match="no thread"):
         first.started_by("handler 7")
     # the real interleaving holds the same calls, each thread in the same order
@@ -300,7 +302,7 @@ def test_hooks_removed_when_the_client_fails(monkeypatch, clean_exit):
             sock.sendall(message)
         raise ConnectionError("client gave up")
 
-    monkeypatch.setattr(trace, "_tcp_request", broken_client)
+    monkeypatch.setattr(_clients, "tcp_request", broken_client)
     with pytest.raises(ConnectionError, match="client gave up"):
         trace.trace_tcp(b"hello", timeout=2.0)
 
@@ -325,7 +327,7 @@ def test_a_request_taken_after_the_client_failed_is_let_finish_quickly(monkeypat
         time.sleep(0.1)  # the server is inside get_request now, not yet accepted
         raise ConnectionError("client gave up")
 
-    monkeypatch.setattr(trace, "_tcp_request", hit_and_run)
+    monkeypatch.setattr(_clients, "tcp_request", hit_and_run)
     started = time.monotonic()
     with pytest.raises(ConnectionError) as caught:
         trace.trace_tcp(b"hello", server_class=SlowToAcceptServer, timeout=6.0)
@@ -337,7 +339,7 @@ def test_hooks_removed_when_the_client_cannot_even_connect(monkeypatch, clean_ex
     def no_client(address, message, timeout):
         raise OSError("network is down")
 
-    monkeypatch.setattr(trace, "_tcp_request", no_client)
+    monkeypatch.setattr(_clients, "tcp_request", no_client)
     with pytest.raises(OSError, match="network is down"):
         trace.trace_tcp()
 
@@ -392,7 +394,7 @@ def test_a_handler_that_ends_without_reading_resets_the_connection_and_is_still_
         slow.settimeout(timeout)
         return slow
 
-    monkeypatch.setattr(trace.socket, "create_connection", late_half_close)
+    monkeypatch.setattr(socket, "create_connection", late_half_close)
     result = trace.trace_tcp(b"x", handler=FailingStreamHandler)
     assert result.reply == b""
     assert "BaseServer.handle_error" in result.order(phase="handle")
@@ -462,13 +464,13 @@ def test_a_handler_that_replies_but_never_returns_is_named_as_such():
 def test_the_stop_sequence_is_classrooms_bounded_one(monkeypatch):
     """trace stops its server with classroom.stop_serving, within the shared deadline."""
     calls = []
-    real = trace.stop_serving
+    real = _runner.stop_serving
 
     def spy(server, thread, timeout, **kwargs):
         calls.append(timeout)
         return real(server, thread, timeout, **kwargs)
 
-    monkeypatch.setattr(trace, "stop_serving", spy)
+    monkeypatch.setattr(_runner, "stop_serving", spy)
     assert trace.trace_tcp(timeout=3.0).reply == b"HELLO"
     assert len(calls) == 1 and 0 < calls[0] <= 3.0
 
@@ -555,7 +557,7 @@ class ProfileReportingHandler(socketserver.StreamRequestHandler):
 def test_another_servers_handler_thread_started_during_the_trace_drops_the_hook(monkeypatch):
     other = background.start_tcp("test-trace-other-profile", handler=ProfileReportingHandler)
     held: list[socket.socket] = []
-    real = trace._tcp_request
+    real = _clients.tcp_request
 
     def client(address, message, timeout):
         # a student's client connects to their other server while the trace runs
@@ -563,10 +565,10 @@ def test_another_servers_handler_thread_started_during_the_trace_drops_the_hook(
         held.append(conn)
         conn.sendall(b"during\n")
         held.append(conn.makefile("rb"))
-        assert held[1].readline() == b"_Recorder.hook\n"  # the hook did reach that thread
+        assert held[1].readline() == b"Recorder.hook\n"  # the hook did reach that thread
         return real(address, message, timeout)
 
-    monkeypatch.setattr(trace, "_tcp_request", client)
+    monkeypatch.setattr(_clients, "tcp_request", client)
     try:
         assert trace.trace_tcp().reply == b"HELLO"
         conn, reader = held
@@ -632,13 +634,13 @@ def test_forking_servers_are_refused():
 
 def test_text_has_no_paths_ports_or_thread_idents(monkeypatch):
     seen = {}
-    real = trace._tcp_request
+    real = _clients.tcp_request
 
     def spy(address, message, timeout):
         seen["port"] = address[1]
         return real(address, message, timeout)
 
-    monkeypatch.setattr(trace, "_tcp_request", spy)
+    monkeypatch.setattr(_clients, "tcp_request", spy)
     result = trace.trace_tcp()
     text = str(result)
     assert text == repr(result)

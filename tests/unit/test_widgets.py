@@ -64,7 +64,7 @@ def test_echo_console_click_waits_for_the_last_keystrokes_to_arrive(tcp_server):
     console.send_button.click()
     assert console.waiting
     assert console.history == [], "nothing is sent before the front end confirms"
-    assert not any(line.startswith("received ") for line in tcp_server.log.lines())
+    assert not tcp_server.log.select("received")
     console.text.value = "MESSAGE NUMBER 1795851712.36 typed fast"   # the held-back update
     _frontend_confirms(console)
     assert not console.waiting
@@ -181,7 +181,7 @@ def test_echo_console_log_keeps_only_new_lines_in_order(tcp_server):
 
 
 class _SlowToCloseHandler(tcp.UpperEchoHandler):
-    """Writes its ``closed:`` line a while after the client hung up, as a busy server may."""
+    """Records ``"closed"`` a while after the client hung up, as a busy server may."""
 
     def finish(self):
         time.sleep(0.3)
@@ -203,17 +203,17 @@ class _FixedPortClient(tcp.TCPEchoClient):
 
 
 def test_echo_console_waits_for_this_requests_closing_line_not_an_older_one():
-    """An earlier connection from the same client port left a matching ``closed:`` line.
+    """An earlier connection from the same client port left a matching ``"closed"`` record.
 
-    Only lines written after the message was sent may end the wait; otherwise the
-    console shows the log before this connection's own ``closed:`` line is in.
+    Only records written after the message was sent may end the wait; otherwise the
+    console shows the log before this connection's own ``"closed"`` record is in.
     """
     with socket.socket() as probe:   # a local port that was free a moment ago
         probe.bind(("127.0.0.1", 0))
         local_port = probe.getsockname()[1]
     srv = background.start_tcp("test-widgets-slow-close", handler=_SlowToCloseHandler)
     try:
-        srv.log.append(f"closed: 127.0.0.1:{local_port} (3 recv, 30 bytes)")  # the old peer
+        srv.log.record("closed", ("127.0.0.1", local_port), messages=3, nbytes=30)  # old peer
         console = widgets.echo_console(srv, log_wait=2.0)
         console._client = lambda: _FixedPortClient(console.address, local_port,
                                                    timeout=console.timeout)
@@ -533,11 +533,12 @@ def test_mro_explorer_does_not_hide_a_bug_in_the_diagrams_module(monkeypatch):
 
 
 def test_mro_explorer_shares_classes_and_lookup_with_diagrams_and_source():
-    assert widgets.socketserver_classes() == diagrams.public_classes(socketserver)
+    explorer = widgets.mro_explorer(RightOrder, WrongOrder, StudentHandler)
+    listed = [cls for _label, cls in explorer.class_select.options]
+    assert listed == [RightOrder, WrongOrder, StudentHandler] + diagrams.public_classes(socketserver)
     for cls in (socketserver.ThreadingTCPServer, RightOrder, WrongOrder, StudentHandler):
         for attribute in ("process_request", "handle", "__init__", "server_address"):
-            assert widgets.supplier_of(cls, attribute=attribute) is \
-                source.defining_class(cls, attribute)
+            assert explorer.select(cls, attribute) is source.defining_class(cls, attribute)
 
 
 def test_mro_explorer_parts_have_stable_css_classes_and_text_plain():

@@ -1,0 +1,67 @@
+"""Checkers for the exercise notebooks: run a student's code for real, explain what is wrong.
+
+Every exercise in ``notebooks/exercises/`` ends with a test cell that calls one
+checker with the student's class or function.  The checker does what a user
+of that code would do -- it starts a real server on loopback port 0 with the
+student's handler, or points the student's client at a real server that
+drops, delays or interleaves datagrams -- and compares what comes back with
+what should.  When something is wrong it raises ``AssertionError`` with a
+message in the student's terms: what was sent, what came back, why that
+happens and what to change.  ``AssertionError`` is what nbgrader counts as a
+failed test cell, so the same call grades the notebook.
+
+Promises every checker keeps, because a test cell runs in a student's kernel:
+
+* **It never hangs.**  Every socket has a timeout, and student code runs in
+  a worker thread that is given a deadline -- their functions, and the
+  constructor of their server class too (an ``__init__`` that calls
+  ``self.serve_forever()`` never returns).  A call that misses it is reported
+  ("did not return within 3 s ...") and, where possible, unblocked (its socket
+  is closed or sent a datagram, its ``serve_forever`` shut down) so the thread
+  ends.
+* **It stops every server it starts**, also when the check fails: servers run
+  with the course's launcher (:func:`netlesson.background.start`) and stop
+  with its bounded stop sequence (:func:`netlesson.classroom.stop_serving`),
+  which also ends the connections those servers still hold.
+* **Prints from other threads are held back.**  A student's handler that calls
+  ``print`` runs in a server thread; in Jupyter such output lands in whatever
+  cell happens to be running.  While a check runs, output written by any
+  thread other than the checking one is collected instead and quoted in the
+  failure message (it often explains the failure).
+* **It reports the student's exception.**  An exception raised in a handler
+  thread would otherwise go to ``handle_error`` and be printed to stderr; the
+  check servers record it and the message names it with its line.
+
+One private module per exercise notebook, and the harness they share
+(``_harness``: student code under a deadline, check servers; ``_wire``:
+socket helpers)::
+
+    ex01  check_line_handler, check_line_handler_stream      _ex01_line_echo
+    ex02  check_udp_request, check_udp_request_retries       _ex02_udp_retry
+    ex03  check_mro_answers (MRO_QUESTIONS)                  _ex03_mro_supplier
+    ex04  check_recvall, check_length_prefix                 _ex04_framing
+    ex05  check_verify_request, check_allow_list_server      _ex05_allow_list
+    ex06  check_visitor_greeting, check_visitor_counter      _ex06_visitor_counter
+"""
+
+from ._ex01_line_echo import check_line_handler, check_line_handler_stream
+from ._ex02_udp_retry import check_udp_request, check_udp_request_retries
+from ._ex03_mro_supplier import MRO_QUESTIONS, check_mro_answers
+from ._ex04_framing import check_length_prefix, check_recvall
+from ._ex05_allow_list import check_allow_list_server, check_verify_request
+from ._ex06_visitor_counter import check_visitor_counter, check_visitor_greeting
+
+__all__ = [
+    "check_line_handler",
+    "check_line_handler_stream",
+    "check_udp_request",
+    "check_udp_request_retries",
+    "MRO_QUESTIONS",
+    "check_mro_answers",
+    "check_recvall",
+    "check_length_prefix",
+    "check_verify_request",
+    "check_allow_list_server",
+    "check_visitor_greeting",
+    "check_visitor_counter",
+]

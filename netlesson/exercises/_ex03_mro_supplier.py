@@ -1,0 +1,96 @@
+"""Exercise 3: which class in the MRO supplies an attribute?
+
+The truth is computed from the running Python with
+:func:`netlesson.source.defining_class` -- the rule attribute lookup follows --
+so the answers are right for whichever Python runs the notebook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import socketserver
+
+from ..source import defining_class
+from ._harness import checker, fail
+
+__all__ = ["MRO_QUESTIONS", "check_mro_answers"]
+
+#: The questions of exercise 3: ``"Class.attribute"`` -> which class in the MRO supplies it.
+#: Every one has an answer on Python 3.11-3.13 (tests/unit pins that down).
+MRO_QUESTIONS = (
+    "ThreadingTCPServer.__init__",
+    "ThreadingTCPServer.process_request",
+    "ThreadingTCPServer.serve_forever",
+    "ThreadingTCPServer.server_close",
+    "ThreadingTCPServer.get_request",
+    "ThreadingUDPServer.__init__",
+    "ThreadingUDPServer.server_activate",
+    "ThreadingUDPServer.get_request",
+    "ThreadingUDPServer.finish_request",
+    "ThreadingUDPServer.max_packet_size",
+)
+
+
+def _answer_name(answer) -> str | None:
+    if inspect.isclass(answer):
+        return answer.__name__
+    if isinstance(answer, str):
+        return answer.strip().rsplit(".", 1)[-1]
+    return None
+
+
+@checker
+def check_mro_answers(answers, only: str | None = None) -> None:
+    """Exercise 3: ``answers["ThreadingTCPServer.__init__"]`` names the supplying class.
+
+    The truth is computed from the running Python (``__mro__`` and ``vars``).
+    *only* restricts the check to questions about one class.  Every wrong
+    answer is listed with a hint, without giving the answer away.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    if not isinstance(answers, dict):
+        fail(f"answers should be a dict like {{'ThreadingTCPServer.__init__': 'TCPServer', ...}}; "
+             f"it is {type(answers).__name__}")
+    questions = [q for q in MRO_QUESTIONS if only is None or q.startswith(f"{only}.")]
+    problems = []
+    for question in questions:
+        cls_name, attribute = question.split(".", 1)
+        cls = getattr(socketserver, cls_name)
+        truth = defining_class(cls, attribute)
+        if question not in answers:
+            problems.append(f"- {question}: no answer (add the key {question!r} to answers)")
+            continue
+        given = _answer_name(answers[question])
+        if given == truth.__name__:
+            continue
+        if given in ("", "?"):
+            problems.append(f"- {question}: not answered yet ({answers[question]!r})")
+            continue
+        chain = " → ".join(k.__name__ for k in cls.__mro__)
+        if given is None:
+            problems.append(f"- {question}: answer with a class name (a str), not "
+                            f"{answers[question]!r}")
+            continue
+        # look the name up in the MRO itself: 'object' is not a socketserver name
+        candidate = next((k for k in cls.__mro__ if k.__name__ == given), None)
+        if candidate is None:
+            same_but_case = [k.__name__ for k in cls.__mro__ if k.__name__.lower() == given.lower()]
+            hint = (f"; class names are case-sensitive: did you mean {same_but_case[0]!r}?"
+                    if same_but_case else "")
+            problems.append(f"- {question}: {given!r} is not in {cls_name}.__mro__ "
+                            f"({chain}){hint}")
+        elif attribute not in vars(candidate):
+            where = "object" if candidate is object else f"socketserver.{given}"
+            problems.append(f"- {question}: {given} does not define {attribute} itself "
+                            f"({attribute!r} in vars({where}) is False); lookup "
+                            f"goes on along {chain}")
+        else:
+            problems.append(f"- {question}: {given} does define {attribute}, but a class "
+                            f"earlier in {chain} defines it too, and lookup stops at the first")
+    if problems:
+        right = len(questions) - len(problems)
+        fail(f"{right} of {len(questions)} answers are right. Python looks an attribute up "
+             f"along the class's __mro__ and takes it from the first class whose own "
+             f"__dict__ (vars(cls)) has it:\n" + "\n".join(problems))
+
+

@@ -1,0 +1,237 @@
+"""Exercise 4: ``recvall`` and length-prefixed messages on a TCP byte stream.
+
+The student's functions run against one end of a real loopback TCP connection
+while the check plays the other end: messages arrive in pieces, several in one
+piece, cut short by a close, or too big to send before the other side reads.
+The protocol is :mod:`netlesson.framing`'s (:data:`~netlesson.framing.PREFIX`,
+a 4-byte big-endian length), so the course library itself passes the check.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+from ..framing import PREFIX
+from ._harness import (CALL_TIMEOUT, Call, call_with_deadline, checker, describe_exception, fail,
+                       require_callable, start_call)
+from ._wire import close_quietly, read_available, short, tcp_pair
+
+__all__ = ["check_recvall", "check_length_prefix"]
+
+
+def _call_on_socket(func, sock, *args, deadline: float = CALL_TIMEOUT) -> Call:
+    """Call a student's socket function; if it hangs, close *sock* to free the thread.
+
+    Closing the socket makes a blocked ``recv`` (or a loop that keeps calling
+    it after the peer closed) raise ``OSError``, so the worker thread ends.
+    """
+    call = call_with_deadline(func, sock, *args, deadline=deadline)
+    if call.hung:
+        close_quietly(sock)
+        call.done.wait(1.0)
+    return call
+
+
+def _outcome(call: Call) -> str:
+    """``'returned b'abc''`` / ``'raised EOFError: ...'`` / ``'did not return'``."""
+    if call.hung:
+        return f"did not return within {CALL_TIMEOUT:g} s"
+    if call.error is not None:
+        return "raised " + describe_exception(call.error)
+    if isinstance(call.value, (bytes, bytearray)):
+        return f"returned {short(bytes(call.value))}"
+    return f"returned {call.value!r}"
+
+
+def _sender(sock, pieces: list[bytes], gap: float) -> threading.Thread:
+    """Send *pieces* from a thread, *gap* seconds apart: a message arriving in parts."""
+
+    def run():
+        try:
+            for i, piece in enumerate(pieces):
+                if i and gap:
+                    time.sleep(gap)
+                sock.sendall(piece)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=run, name="netlesson-check-sender", daemon=True)
+    thread.start()
+    return thread
+
+
+@checker
+def check_recvall(recvall) -> None:
+    """Exercise 4, part 1: ``recvall(sock, n)`` returns exactly *n* bytes or raises ``EOFError``."""
+    __tracebackhide__ = True  # noqa: F841
+    require_callable(recvall, "recvall", ["sock", "n"])
+
+    a, b = tcp_pair()
+    try:
+        pieces = [b"a" * 1000, b"b" * 1000, b"c" * 1000]
+        _sender(a, pieces, gap=0.1)
+        call = _call_on_socket(recvall, b, 3000)
+        if call.hung:
+            fail(f"recvall(sock, 3000) did not return within {CALL_TIMEOUT:g} s although all "
+                 f"3000 bytes had been sent: stop reading as soon as you have n bytes")
+        if call.error is not None:
+            fail(f"recvall(sock, 3000) raised {describe_exception(call.error)} while 3000 bytes "
+                 f"arrived in 3 pieces of 1000")
+        got = call.value
+        if not isinstance(got, (bytes, bytearray)):
+            fail(f"recvall should return bytes; it returned {type(got).__name__} {got!r}")
+        if len(got) < 3000:
+            fail(f"recvall(sock, 3000) returned {len(got)} bytes: the 3000 bytes arrived in 3 "
+                 f"pieces, and one recv() returns only what has arrived so far. Call recv() "
+                 f"again until you have all n bytes")
+        if got != b"".join(pieces):
+            fail(f"recvall(sock, 3000) returned {len(got)} bytes that are not the 3000 sent "
+                 f"(in order): append each piece to what you have")
+
+        a.sendall(b"A" * 10 + b"B" * 5)
+        first = _call_on_socket(recvall, b, 10)
+        if first.hung or first.error is not None or first.value != b"A" * 10:
+            hint = ""
+            if not first.hung and first.error is None and len(first.value) > 10:
+                hint = (": it read past the end of the message. Ask recv() for at most the "
+                        "bytes still missing (n - len(data)); the rest belongs to the next message")
+            fail(f"after the peer sent b'AAAAAAAAAA' + b'BBBBB' in one piece, recvall(sock, 10) "
+                 f"should return b'AAAAAAAAAA', but it {_outcome(first)}{hint}")
+        second = _call_on_socket(recvall, b, 5)
+        if second.hung or second.value != b"B" * 5:
+            fail("after recvall(sock, 10), the next recvall(sock, 5) should return b'BBBBB'; "
+                 "it did not: do not keep bytes beyond n for yourself")
+        zero = _call_on_socket(recvall, b, 0, deadline=1.0)
+        if zero.hung or zero.error is not None or zero.value != b"":
+            fail("recvall(sock, 0) should return b'' at once (nothing to read)")
+
+        a.sendall(b"12345")
+        a.shutdown(socket.SHUT_WR)
+        early = _call_on_socket(recvall, b, 10)
+        if early.hung:
+            fail("the peer sent 5 bytes and closed, and recvall(sock, 10) never returned: "
+                 "recv() returning b'' means the peer closed -- no more bytes will come. Raise "
+                 "EOFError then (a loop that keeps calling recv() spins forever)")
+        if early.error is None:
+            fail(f"the peer sent 5 bytes and closed, and recvall(sock, 10) returned "
+                 f"{short(bytes(early.value))}: a short message must not pass as a whole one. "
+                 f"Raise EOFError when recv() returns b'' before you have n bytes")
+        if not isinstance(early.error, EOFError):
+            fail(f"the peer sent 5 bytes and closed; recvall(sock, 10) should raise EOFError, "
+                 f"it raised {describe_exception(early.error)}")
+    finally:
+        close_quietly(a, b)
+
+
+@checker
+def check_length_prefix(send_msg, recv_msg) -> None:
+    """Exercise 4, part 2: 4-byte big-endian length prefix; ``None`` at a clean end."""
+    __tracebackhide__ = True  # noqa: F841
+    require_callable(send_msg, "send_msg", ["sock", "payload"])
+    require_callable(recv_msg, "recv_msg", ["sock"])
+
+    a, b = tcp_pair()
+    try:
+        for payload in (b"hello", b""):
+            call = _call_on_socket(send_msg, a, payload)
+            if call.hung or call.error is not None:
+                fail(f"send_msg(sock, {payload!r}) {_outcome(call)}")
+            wire, _ = read_available(b, idle=0.2)
+            want = PREFIX.pack(len(payload)) + payload
+            if wire != want:
+                if wire == payload:
+                    hint = "there is no length prefix: send struct.pack('!I', len(payload)) first"
+                elif wire[:4] == struct.pack("<I", len(payload)):
+                    hint = ("the prefix is little-endian; the network byte order is big-endian: "
+                            "struct.pack('!I', n)")
+                elif wire.startswith(str(len(payload)).encode()):
+                    hint = "the length was sent as text; send it as 4 bytes: struct.pack('!I', n)"
+                elif wire.endswith(payload) and len(wire) - len(payload) != 4:
+                    hint = (f"the prefix is {len(wire) - len(payload)} bytes long; the protocol "
+                            f"uses exactly 4 (struct.pack('!I', n))")
+                else:
+                    hint = "send the 4-byte prefix, then the payload"
+                fail(f"send_msg(sock, {payload!r}) should put {want!r} on the wire; it sent "
+                     f"{short(wire)}: {hint}")
+
+        a.sendall(PREFIX.pack(5) + b"hello" + PREFIX.pack(3) + b"abc")
+        for expected in (b"hello", b"abc"):
+            call = _call_on_socket(recv_msg, b)
+            if call.hung or call.error is not None or call.value != expected:
+                shown = _outcome(call)
+                fail(f"two messages (b'hello', b'abc') arrived in one piece; recv_msg should "
+                     f"return {expected!r} next, but it {shown}. Read the 4-byte prefix, then "
+                     f"exactly that many bytes (recvall) -- not whatever recv() returns")
+
+        payload = bytes(range(256)) * 8
+        framed = PREFIX.pack(len(payload)) + payload
+        _sender(a, [framed[:2], framed[2:4], framed[4:700], framed[700:1500], framed[1500:]],
+                gap=0.05)
+        call = _call_on_socket(recv_msg, b)
+        if call.hung or call.error is not None or call.value != payload:
+            shown = _outcome(call)
+            fail(f"a {len(payload)}-byte message arrived in 5 pieces (the prefix itself split in "
+                 f"two); recv_msg {shown}. Use recvall for the prefix and for the payload")
+
+        a.sendall(PREFIX.pack(0))
+        call = _call_on_socket(recv_msg, b)
+        if call.hung or call.value != b"":
+            shown = _outcome(call)
+            fail(f"an empty message (prefix 0, no payload) should come back as b''; recv_msg "
+                 f"{shown}. Only a closed connection gives None")
+
+        a.sendall(PREFIX.pack(10) + b"abc")
+        a.shutdown(socket.SHUT_WR)
+        call = _call_on_socket(recv_msg, b)
+        if call.hung or not isinstance(call.error, EOFError):
+            shown = _outcome(call)
+            fail(f"the peer announced 10 bytes, sent 3 and closed; recv_msg should raise "
+                 f"EOFError (a message cut in the middle), but it {shown}")
+    finally:
+        close_quietly(a, b)
+
+    a, b = tcp_pair()
+    try:
+        a.sendall(PREFIX.pack(2) + b"ok")
+        a.shutdown(socket.SHUT_WR)
+        first = _call_on_socket(recv_msg, b)
+        last = _call_on_socket(recv_msg, b)
+        if first.value != b"ok" or last.hung or last.error is not None or last.value is not None:
+            shown = _outcome(last)
+            fail(f"after the last message the peer closed the connection; the next recv_msg "
+                 f"should return None (a normal end between messages), but it {shown}")
+    finally:
+        close_quietly(a, b)
+
+    a, b = tcp_pair()
+    try:
+        big = b"0123456789" * 20000
+        sending = f"send_msg(sock, <a {len(big)}-byte message>)"
+        # send_msg blocks until recv_msg has read most of it: both run at once
+        sender = start_call(send_msg, a, big)
+        receiver = call_with_deadline(recv_msg, b)
+        # an error send_msg raised by now is its own; after we close b below,
+        # its sendall fails because of us
+        sender_failed = sender.done.is_set() and sender.error is not None
+        if receiver.hung:
+            close_quietly(b)
+            receiver.done.wait(1.0)
+        sender.wait(CALL_TIMEOUT)
+        if sender_failed or (sender.error is not None and not receiver.hung):
+            fail(f"{sending} raised {describe_exception(sender.error)}. The 4-byte prefix "
+                 f"can announce up to {2**32 - 1} bytes: send any such message whole, the "
+                 f"prefix and then the payload (sendall sends all of it)")
+        if receiver.hung or receiver.error is not None or receiver.value != big:
+            still = "" if sender.done.is_set() else f" (and {sending} had not returned either)"
+            fail(f"a {len(big)}-byte message sent with your send_msg did not come back whole "
+                 f"from your recv_msg: it {_outcome(receiver)}{still}")
+        if sender.hung:
+            fail(f"your recv_msg read the whole {len(big)}-byte message, but {sending} did not "
+                 f"return within {CALL_TIMEOUT:g} s: return once everything is sent")
+    finally:
+        close_quietly(a, b)
+
+

@@ -1,0 +1,420 @@
+"""What every checker shares: run student code under a deadline, serve it, say what went wrong.
+
+The package docstring lists the promises a checker keeps; this module keeps them:
+
+* :func:`checker` wraps each public checker: prints from other threads are
+  held back (:func:`route_thread_output`) and quoted in the failure message.
+* :func:`call_with_deadline` runs a student's callable in a worker thread, so a
+  call that never returns is reported instead of waited for.
+* :class:`CheckMixIn` records what the handler threads do (their exceptions,
+  how many requests finished, which connections are open); :func:`serving`
+  runs such a server with the course's own launcher
+  (:func:`netlesson.background.start`) and stops it with its bounded stop
+  sequence (:func:`netlesson.classroom.stop_serving`), also when the check fails.
+* :func:`describe_exception` names the student's exception with its line.
+
+Socket helpers (every operation with a timeout) are in :mod:`._wire`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import socketserver
+import sys
+import threading
+import time
+import traceback
+
+from .. import background
+from ..classroom import end_connections, stop_serving
+from ..source import display_filename
+from ._wire import LOOPBACK
+
+#: Seconds a checker waits for a student's function to return.
+CALL_TIMEOUT = 3.0
+
+
+# ---------------------------------------------------------------------------
+# failures, and what other threads printed meanwhile
+# ---------------------------------------------------------------------------
+class _ThreadRoutedStream:
+    """Stands in for ``sys.stdout``/``sys.stderr`` while a check runs.
+
+    Writes from the checking thread go to the real stream; writes from any
+    other thread (the student's handler threads, our worker threads) are kept
+    in ``captured``.
+    """
+
+    def __init__(self, target, owner: int, captured: list):
+        self._target = target
+        self._owner = owner
+        self._captured = captured
+
+    def write(self, text):
+        if threading.get_ident() == self._owner:
+            return self._target.write(text)
+        self._captured.append(str(text))
+        return len(text)
+
+    def flush(self):
+        if threading.get_ident() == self._owner:
+            try:
+                self._target.flush()
+            except (OSError, ValueError):
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
+@contextlib.contextmanager
+def route_thread_output():
+    """Collect what threads other than this one write to stdout/stderr; yield the list."""
+    captured: list[str] = []
+    owner = threading.get_ident()
+    old_out, old_err = sys.stdout, sys.stderr
+    sys.stdout = _ThreadRoutedStream(old_out, owner, captured)
+    sys.stderr = _ThreadRoutedStream(old_err, owner, captured)
+    try:
+        yield captured
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err
+
+
+def _printed_note(captured: list[str], limit: int = 6) -> str:
+    lines = [line for line in "".join(captured).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    shown = lines[-limit:]
+    more = f" (last {limit} of {len(lines)} lines)" if len(lines) > limit else ""
+    body = "\n".join(f"    {line}" for line in shown)
+    return f"\n\nYour code printed from another thread{more}:\n{body}"
+
+
+def checker(func):
+    """Wrap a public checker: route thread output, attach it to a failure."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841  (IPython and pytest hide this frame)
+        with route_thread_output() as captured:
+            try:
+                return func(*args, **kwargs)
+            except AssertionError as exc:
+                failure = exc
+        # Raised afresh here, outside the checker's internals, so the student's
+        # traceback is two frames long and ends with the explanation.
+        raise AssertionError(f"{failure}{_printed_note(captured)}") from None
+
+    return wrapper
+
+
+def fail(message: str):
+    """Fail the check with *message* (an ``AssertionError``, which nbgrader counts)."""
+    __tracebackhide__ = True  # noqa: F841
+    raise AssertionError(message)
+
+
+# ---------------------------------------------------------------------------
+# student code in a worker thread, with a deadline
+# ---------------------------------------------------------------------------
+class Call:
+    """A student's callable running in a worker thread, and its outcome."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.value = None
+        self.error: BaseException | None = None
+        self.seconds: float | None = None
+        #: set when the deadline passed (even if the call was then unblocked)
+        self.missed_deadline = False
+        self.thread: threading.Thread | None = None
+
+    @property
+    def hung(self) -> bool:
+        return self.missed_deadline or not self.done.is_set()
+
+    def wait(self, deadline: float) -> bool:
+        """Wait at most *deadline* s for the call to return; record a miss."""
+        if not self.done.wait(deadline):
+            self.missed_deadline = True
+        return not self.missed_deadline
+
+    def stack(self) -> list:
+        """Where the worker thread is right now (outermost frame first); ``[]`` once it ended."""
+        frame = sys._current_frames().get(self.thread.ident) if self.thread else None
+        return traceback.extract_stack(frame) if frame is not None else []
+
+
+def start_call(func, *args, **kwargs) -> Call:
+    """Start ``func(*args, **kwargs)`` in a daemon thread and return at once.
+
+    For a call that must run alongside the checker (a ``send_msg`` that blocks
+    until the other side reads); wait for it with :meth:`Call.wait`.
+    """
+    call = Call()
+
+    def run():
+        t0 = time.monotonic()
+        try:
+            call.value = func(*args, **kwargs)
+        except BaseException as exc:  # the student's exception is data here
+            call.error = exc
+        finally:
+            call.seconds = time.monotonic() - t0
+            call.done.set()
+
+    name = getattr(func, "__name__", type(func).__name__)
+    call.thread = threading.Thread(target=run, name=f"netlesson-check-call-{name}", daemon=True)
+    call.thread.start()
+    return call
+
+
+def call_with_deadline(func, *args, deadline: float = CALL_TIMEOUT, **kwargs) -> Call:
+    """Run ``func(*args, **kwargs)`` in a daemon thread; wait at most *deadline* s.
+
+    *deadline* is keyword-only and named so that every other keyword -- a
+    ``timeout=`` above all -- goes to the student's function unchanged.
+    """
+    call = start_call(func, *args, **kwargs)
+    call.wait(deadline)
+    return call
+
+
+# ---------------------------------------------------------------------------
+# the student's line
+# ---------------------------------------------------------------------------
+#: Where the checkers live (as display_filename names it): their frames never explain a mistake.
+_OWN_PACKAGE = display_filename(__file__).rpartition("/")[0] + "/"
+#: Files whose frames never explain a student's mistake (as display_filename names them).
+_SKIP_FILES = frozenset({"socketserver.py", "socket.py", "threading.py", "selectors.py"})
+
+
+def student_frame(frames) -> str:
+    """``' (line 7 of your cell: data = ...)'`` -- the innermost of *frames* in the student's code.
+
+    *frames* are ``traceback.FrameSummary`` objects, outermost first.  Files
+    are named by :func:`netlesson.source.display_filename`, so a notebook cell
+    is "your cell" and any other file is named as the import system names it
+    (``netlesson/framing.py``), never by a path of this machine.
+    """
+    for frame in reversed(frames):
+        shown = display_filename(frame.filename)
+        if shown.startswith(_OWN_PACKAGE) or shown in _SKIP_FILES:
+            continue
+        code = f": {frame.line.strip()}" if frame.line else ""
+        if shown == "notebook cell":
+            return f" (line {frame.lineno} of your cell{code})"
+        return f" ({shown}, line {frame.lineno}{code})"
+    return ""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``'ValueError: bad (line 2 of your cell: ...)'``: the exception and where it was raised."""
+    where = student_frame(traceback.extract_tb(exc.__traceback__))
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+
+
+# ---------------------------------------------------------------------------
+# check servers
+# ---------------------------------------------------------------------------
+class CheckMixIn:
+    """Mixed in *before* the server class a check runs (ours or the student's).
+
+    Records what the server does -- which threads are handling a request
+    right now, how many requests finished, which exceptions reached
+    ``handle_error``, which one ended ``serve_forever`` -- so a check can wait
+    for the handlers, explain their errors, and end their connections when it
+    stops.  Its attributes start with ``_nl_``, out of the way of the
+    student's own.  ``__init__`` passes its arguments on unchanged, so a
+    student's own ``__init__`` still runs.  ``daemon_threads = True``: a stuck
+    handler never keeps the kernel alive.
+    """
+
+    daemon_threads = True
+    #: room for every check client that connects at the same moment (the
+    #: default backlog of 5 makes the 6th connection wait a second for a retry)
+    request_queue_size = 64
+
+    def __init__(self, *args, **kwargs):
+        self._nl_cond = threading.Condition()
+        self._nl_active: dict[int, object] = {}
+        self._nl_handled = 0
+        self._nl_errors: list[BaseException] = []
+        self._nl_serve_error: BaseException | None = None
+        super().__init__(*args, **kwargs)
+
+    def serve_forever(self, poll_interval=0.5):
+        try:
+            super().serve_forever(poll_interval)
+        except BaseException as exc:  # e.g. a student's verify_request raised
+            self._nl_serve_error = exc
+
+    def finish_request(self, request, client_address):
+        ident = threading.get_ident()
+        with self._nl_cond:
+            self._nl_active[ident] = request
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._nl_cond:
+                self._nl_active.pop(ident, None)
+                self._nl_handled += 1
+                self._nl_cond.notify_all()
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            with self._nl_cond:
+                self._nl_errors.append(exc)
+
+    def close_open_requests(self) -> int:
+        """End the connections handlers still serve (called by :func:`stop_serving`)."""
+        with self._nl_cond:
+            requests = list(self._nl_active.values())
+        return end_connections(requests)
+
+    def _nl_is_handler_thread(self) -> bool:
+        return threading.get_ident() in self._nl_active
+
+    def _nl_wait(self, predicate, timeout: float) -> bool:
+        with self._nl_cond:
+            return self._nl_cond.wait_for(lambda: predicate(self), timeout)
+
+    def _nl_wait_idle(self, timeout: float) -> bool:
+        return self._nl_wait(lambda s: not s._nl_active, timeout)
+
+    def _nl_first_error(self) -> BaseException | None:
+        with self._nl_cond:
+            return self._nl_errors[0] if self._nl_errors else None
+
+
+def checked_class(server_class):
+    """A fresh subclass of ``server_class`` with :class:`CheckMixIn` in front.
+
+    Subclassing (rather than patching the student's class) leaves the class in
+    the student's notebook exactly as they wrote it.
+    """
+    if issubclass(server_class, CheckMixIn):
+        return server_class
+    return type(f"Checked{server_class.__name__}", (CheckMixIn, server_class), {})
+
+
+class CheckTCPServer(CheckMixIn, socketserver.ThreadingTCPServer):
+    """The server a student's handler is checked in."""
+
+    allow_reuse_address = True
+
+
+def make_check_server(server_class, handler_class, what: str):
+    """``server_class((LOOPBACK, 0), handler_class)``, within :data:`CALL_TIMEOUT` seconds.
+
+    The constructor runs the student's ``__init__``, which may never return --
+    most often because it calls ``self.serve_forever()``.  So it runs in a
+    worker thread, the way ``type.__call__`` does it (``__new__``, then
+    ``__init__``) but keeping the new object: if ``__init__`` misses the
+    deadline, :func:`stop_serving` shuts down the ``serve_forever`` it started
+    (that ends the worker) and closes the socket.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    address = (LOOPBACK, 0)
+    made = []
+
+    def construct():
+        server = server_class.__new__(server_class, address, handler_class)
+        made.append(server)
+        if isinstance(server, server_class):
+            server.__init__(address, handler_class)
+        return server
+
+    call = call_with_deadline(construct, deadline=CALL_TIMEOUT)
+    if call.hung:
+        stack = call.stack()  # before it is unblocked
+        if made and hasattr(made[0], "socket"):
+            stop_serving(made[0], call.thread, timeout=1.0)
+        serving = any(frame.name == "serve_forever" for frame in stack)
+        if serving:
+            why = ("serve_forever() blocks: it serves until the server is shut down, so "
+                   "__init__ never returns. Do not call it in __init__; start it from outside, "
+                   "once the server is created (this check starts it itself)")
+        else:
+            why = ("__init__ should only set the server up; anything that waits (a loop, a "
+                   "recv(), a join(), serve_forever()) does not belong there")
+        fail(f"could not create the server for {what}: your __init__ did not return within "
+             f"{CALL_TIMEOUT:g} s{student_frame(stack)}: {why}")
+    if call.error is not None:
+        # __init__ may have raised after TCPServer.__init__ bound the socket:
+        # close it, or every failed check would leave a listening socket behind
+        if made and getattr(made[0], "socket", None) is not None:
+            try:
+                made[0].server_close()
+            except Exception:  # noqa: BLE001 - the student's server_close; the error above matters
+                pass
+        fail(f"could not create the server for {what}: {describe_exception(call.error)}")
+    return call.value
+
+
+@contextlib.contextmanager
+def serving(server):
+    """Serve *server* (a :class:`CheckMixIn` server) in the background while the block runs.
+
+    The course's launcher runs it (:func:`netlesson.background.start`, under a
+    name of its own, so the student's servers are left alone); when the block
+    ends, failed check or not, the handle's ``stop()`` shuts it down, ends the
+    connections handlers still hold and closes it, all within 2 s; then the
+    handlers get a moment to return.
+    """
+    handle = background.start(server, f"check-serve-{id(server):x}", poll_interval=0.05)
+    try:
+        yield server
+    finally:
+        handle.stop(timeout=2.0)
+        server._nl_wait_idle(1.0)
+
+
+def server_error_note(server, context: str = "") -> str | None:
+    """A sentence about the first exception the student's code raised in the server."""
+    if server._nl_serve_error is not None:
+        error = describe_exception(server._nl_serve_error)
+        return (f"the server stopped serving{context}: {error}. "
+                f"An exception in a server method (not in the handler) ends serve_forever()")
+    exc = server._nl_first_error()
+    if exc is not None:
+        return f"your handler raised {describe_exception(exc)}{context}"
+    return None
+
+
+def fail_if_server_error(server, context: str = ""):
+    __tracebackhide__ = True  # noqa: F841
+    note = server_error_note(server, context)
+    if note:
+        fail(note)
+
+
+# ---------------------------------------------------------------------------
+# what the student handed in
+# ---------------------------------------------------------------------------
+def require_class(obj, base, name: str):
+    __tracebackhide__ = True  # noqa: F841
+    if not inspect.isclass(obj):
+        fail(f"{name} should be a class (a subclass of {base.__module__}.{base.__name__}), "
+             f"but it is {type(obj).__name__} {obj!r}")
+    if not issubclass(obj, base):
+        fail(f"{name} should be a subclass of {base.__module__}.{base.__name__}; its bases are "
+             f"{', '.join(b.__name__ for b in obj.__bases__)}")
+
+
+def require_callable(obj, name: str, params: list[str]):
+    __tracebackhide__ = True  # noqa: F841
+    if not callable(obj):
+        fail(f"{name} should be a function, but it is {type(obj).__name__} {obj!r}")
+    try:
+        inspect.signature(obj).bind(*params)
+    except TypeError:
+        fail(f"{name} should accept ({', '.join(params)}); its signature is "
+             f"{name}{inspect.signature(obj)}")
+    except ValueError:  # builtins without a signature: let the call decide
+        pass

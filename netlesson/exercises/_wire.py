@@ -1,0 +1,107 @@
+"""How a checker talks to the student's code over a socket, and quotes what came back.
+
+Every socket here has a timeout, so no read waits for a reply forever.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+#: Seconds a checker waits for one reply before it calls the reply missing.
+REPLY_TIMEOUT = 1.5
+LOOPBACK = "127.0.0.1"
+
+
+def connect(address, timeout: float = REPLY_TIMEOUT) -> socket.socket:
+    """A TCP connection to *address* whose every operation times out after *timeout* s."""
+    sock = socket.create_connection(address, timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+def tcp_pair(timeout: float = 2.0) -> tuple[socket.socket, socket.socket]:
+    """Two connected TCP sockets on loopback (each with a timeout)."""
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        listener.settimeout(timeout)
+        a = socket.create_connection(listener.getsockname()[:2], timeout=timeout)
+        b, _ = listener.accept()
+    b.settimeout(timeout)
+    return a, b
+
+
+def close_quietly(*socks):
+    """Close every socket in *socks*; one already closed is no error."""
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def read_available(sock: socket.socket, idle: float = 0.2,
+                   limit: int = 1 << 20) -> tuple[bytes, bool]:
+    """Read whatever arrives until *idle* seconds of silence; ``(data, closed)``."""
+    data = bytearray()
+    old = sock.gettimeout()
+    sock.settimeout(idle)
+    try:
+        while len(data) < limit:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return bytes(data), False
+            except OSError:
+                return bytes(data), True
+            if not chunk:
+                return bytes(data), True
+            data += chunk
+    finally:
+        try:
+            sock.settimeout(old)
+        except OSError:
+            pass
+    return bytes(data), False
+
+
+def read_lines(sock: socket.socket, count: int, pending: bytearray,
+               timeout: float = REPLY_TIMEOUT) -> tuple[list[bytes], bool]:
+    """Read *count* ``\\n``-terminated lines (or until timeout/close), each with its ``\\n``.
+
+    Returns ``(lines, closed)``; bytes after the last complete line stay in
+    *pending*.  On a timeout the partial line is in *pending* too.  Unlike
+    :class:`netlesson.framing.LineReader`, one deadline covers the whole read,
+    so a reply that trickles in byte by byte cannot stretch it.
+    """
+    lines: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    closed = False
+    while len(lines) < count:
+        idx = pending.find(b"\n")
+        if idx >= 0:
+            lines.append(bytes(pending[: idx + 1]))
+            del pending[: idx + 1]
+            continue
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except OSError:
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        pending += chunk
+    return lines, closed
+
+
+def short(data: bytes, limit: int = 70) -> str:
+    """``repr(data)``, cut after *limit* bytes with the full length named."""
+    if len(data) <= limit:
+        return repr(data)
+    return f"{data[:limit]!r}... ({len(data)} bytes)"

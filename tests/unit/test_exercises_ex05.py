@@ -1,0 +1,101 @@
+"""Exercise 5 (verify_request as an allow-list): the checkers accept the solution and
+explain typical mistakes.
+
+The wrong answers below are mistakes students really make; every test asserts
+that the checker says *why* it is wrong, not merely that it fails.
+"""
+
+from __future__ import annotations
+
+import socketserver
+
+import pytest
+from exercise_solutions import failure, load_solution, no_check_threads_left
+
+from netlesson import exercises
+
+
+@pytest.fixture(scope="module")
+def ex05():
+    return load_solution("ex05_allow_list")
+
+
+def test_allow_list_checkers_accept_the_notebook_solution(ex05):
+    exercises.check_verify_request(ex05["AllowListServer"])
+    exercises.check_allow_list_server(ex05["AllowListServer"])
+    assert no_check_threads_left()
+
+
+def allow_list_variant(ex05, verify):
+    """The notebook's AllowListServer with another verify_request."""
+    return type("AllowListServer", (ex05["AllowListServer"],), {"verify_request": verify})
+
+
+def test_verify_checker_explains_accepting_everyone(ex05):
+    def always(self, request, client_address):
+        return True
+
+    message = failure(exercises.check_verify_request, allow_list_variant(ex05, always))
+    assert "returned True, but 192.0.2.7 is not in allowed_hosts" in message
+
+
+def test_verify_checker_explains_deciding_from_the_socket(ex05):
+    def by_peer(self, request, client_address):
+        ok = request.getpeername()[0] in self.allowed_hosts
+        if not ok:
+            self.rejected.append(client_address)
+        return ok
+
+    message = failure(exercises.check_verify_request, allow_list_variant(ex05, by_peer))
+    assert "Decide from client_address[0], not from the socket" in message
+
+
+def test_verify_checker_explains_reading_the_class_attribute(ex05):
+    def from_class(self, request, client_address):
+        if client_address[0] in ex05["AllowListServer"].allowed_hosts:
+            return True
+        self.rejected.append(client_address)
+        return False
+
+    message = failure(exercises.check_verify_request, allow_list_variant(ex05, from_class))
+    assert "read the list through self.allowed_hosts" in message
+
+
+def test_verify_checker_explains_forgetting_the_rejected_list(ex05):
+    def forgetful(self, request, client_address):
+        return client_address[0] in self.allowed_hosts
+
+    message = failure(exercises.check_verify_request, allow_list_variant(ex05, forgetful))
+    assert "server.rejected is []" in message
+
+
+def test_verify_checker_wants_an_override():
+    class NoOverride(socketserver.ThreadingTCPServer):
+        allowed_hosts = {"127.0.0.1"}
+
+    message = failure(exercises.check_verify_request, NoOverride)
+    assert "does not override verify_request" in message
+
+
+def test_allow_list_checkers_explain_the_released_stub(ex05):
+    def stub(self, request, client_address):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    server_class = allow_list_variant(ex05, stub)
+    message = failure(exercises.check_verify_request, server_class)
+    assert "raised NotImplementedError" in message and "would stop serve_forever()" in message
+    message = failure(exercises.check_allow_list_server, server_class)
+    assert "the server stopped serving" in message and "NotImplementedError" in message
+    assert "(test_exercises_ex05.py, line" in message and "raise NotImplementedError()" in message
+    assert no_check_threads_left()
+
+
+def test_allow_list_server_checker_sees_a_refused_client_served(ex05):
+    def accepts_then_records(self, request, client_address):
+        if client_address[0] not in self.allowed_hosts:
+            self.rejected.append(client_address)
+        return True
+
+    message = failure(exercises.check_allow_list_server, allow_list_variant(ex05, accepts_then_records))
+    assert "was still served" in message and "must return False" in message
