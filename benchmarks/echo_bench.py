@@ -6,7 +6,9 @@ Two questions, answered on loopback in one run (about a minute):
    (a) a server written exactly like the seed's (``ThreadingTCPServer`` and a
    handler that ``print()``-s every message; its stdout goes to /dev/null),
    (b) netlesson's ``ClassroomTCPServer`` with ``UpperEchoHandler`` (which
-   writes a log line per message instead), (c) an asyncio streams echo.
+   stores a structured record per message in its ``ServerLog`` instead; the
+   record's text is rendered only when the log is read or echoed), (c) an
+   asyncio streams echo.
    Each server runs in its own process (``netlesson.concurrency``); the
    clients run here, in one thread with a selector.  Turns alternate
    (round 1: a b c, round 2: b c a, round 3: c a b, ...) so a burst of load

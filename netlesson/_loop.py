@@ -56,7 +56,7 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
         try:
             client = connect()
         except OSError as exc:
-            print(f"error: {exc}", file=err)
+            print(f"error: {_describe(exc, shown=False)}", file=err)
             return 1
         with client:
             for line in lines:
@@ -74,7 +74,7 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
                           f"at offset {exc.start} ({exc.reason}); it is printed with "
                           f"backslash escapes", file=err)
                 except DatagramTooLong as exc:  # nothing was sent: go on with the next line
-                    print(f"error: {exc}; this line was not sent", file=err)
+                    print(f"error: {_describe(exc, shown=False)}", file=err)
                     continue
                 except TruncatedReply as exc:  # a reply came, cut short: show it, go on
                     _write(out, exc.reply)
@@ -122,6 +122,16 @@ def _describe(exc, *, shown: bool) -> str:
         return (f"{format_address(exc.address)} {what}: an upper-case echo answers with exactly "
                 f"as many bytes as it received -- is this an echo server? The connection was "
                 f"closed; {', '.join(fate)}")
+    if isinstance(exc, DatagramTooLong):
+        if exc.protocol_limit:
+            why = (f"one UDP datagram over IPv4 carries at most {exc.limit} bytes, so the "
+                   f"operating system would refuse it — split it into shorter lines, or use "
+                   f"tcp-client")
+        else:
+            why = (f"the server reads at most {exc.limit} bytes per datagram "
+                   f"(socketserver.UDPServer.max_packet_size) and would silently drop the "
+                   f"rest — split it into lines of at most {exc.limit} bytes")
+        return f"this line is a {exc.size}-byte datagram and was not sent: {why}"
     if isinstance(exc, TruncatedReply):
         return (f"sent a {exc.sent}-byte datagram but the reply has only {len(exc.reply)} bytes: "
                 f"the server kept the first {len(exc.reply)} (socketserver.UDPServer."

@@ -33,8 +33,8 @@ import threading
 import time
 
 from . import tcp, udp
-from .classroom import (ClassroomServerMixIn, count_error, exception_in_one_line,
-                        log_handler_error, request_shutdown, stop_serving)
+from .classroom import (ClassroomServerMixIn, count_error, log_handler_error, request_shutdown,
+                        stop_serving)
 from .errors import format_address
 from .serverlog import ServerLog
 
@@ -45,7 +45,15 @@ _registry_lock = threading.RLock()
 
 
 class ServerHandle:
-    """A server whose ``serve_forever`` runs in a background daemon thread."""
+    """A server whose ``serve_forever`` runs in a background daemon thread.
+
+    ``log`` is the server's :class:`~netlesson.serverlog.ServerLog` if it has
+    one (netlesson's servers do).  A server without a ``log`` attribute gets a
+    new one as ``server.log``, so its handlers can write ``self.server.log("...")``.
+    A server whose ``log`` is something else -- a ``log`` method or attribute
+    of the student's own -- keeps it untouched; the handle's ``log`` is then a
+    log of its own, with the launcher's records (errors, stops).
+    """
 
     def __init__(self, name: str, server, poll_interval: float = 0.5):
         self.name = name
@@ -53,10 +61,11 @@ class ServerHandle:
         log = getattr(server, "log", None)
         if not isinstance(log, ServerLog):
             log = ServerLog()
-            try:
-                server.log = log
-            except AttributeError:  # pragma: no cover - exotic server without __dict__
-                pass
+            if not hasattr(server, "log"):  # never replace a log the server has
+                try:
+                    server.log = log
+                except AttributeError:  # pragma: no cover - exotic server without __dict__
+                    pass
         self.log: ServerLog = log
         self._pid = os.getpid()
         forking = isinstance(server, getattr(socketserver, "ForkingMixIn", ()))
@@ -65,7 +74,7 @@ class ServerHandle:
             # the stock handle_error prints the traceback from the handler's
             # thread, into whichever cell happens to be running: log it instead
             def handle_error(request, client_address):
-                log_handler_error(server, client_address)
+                log_handler_error(server, client_address, log)
 
             server.handle_error = handle_error
         self.kind = "tcp" if server.socket.type == socket.SOCK_STREAM else "udp"
@@ -84,9 +93,8 @@ class ServerHandle:
         try:
             self.server.serve_forever(poll_interval)
         except Exception as exc:  # never let the thread print a traceback into a cell
-            summary = exception_in_one_line(exc)  # e.g. a verify_request that raises
-            count_error(self.server, summary)
-            self.log.record("serve_error", error=summary)
+            count_error(self.server, exc)  # e.g. a verify_request that raises
+            self.log.record("serve_error", error=exc)
         finally:
             if self._close_when_served:  # stop() was called from this very thread
                 self._close_here()
@@ -101,7 +109,7 @@ class ServerHandle:
         try:
             stop_serving(self.server, None, 2.0, log=self.log)
         except Exception as exc:  # noqa: BLE001 - a student's server_close; keep the thread quiet
-            self.log.record("close_error", error=exception_in_one_line(exc))
+            self.log.record("close_error", error=exc)
         self.stop_seconds = time.perf_counter() - t0
         self._unregister()
 
@@ -210,23 +218,42 @@ class ServerHandle:
                 f"{self.kind}://{format_address(self.address)} {state}>")
 
 
-def start(server, name: str | None = None, *, poll_interval: float = 0.5) -> ServerHandle:
+def start(server, name: str | None = None, *, poll_interval: float = 0.5,
+          register: bool = True) -> ServerHandle:
     """Run an already-built ``socketserver`` server in the background.
 
     Works for any server -- a student's ``socketserver.ThreadingTCPServer(...)``
     too.  If a server named *name* is running, it is stopped first.  A server
-    that keeps ``BaseServer.handle_error`` (which prints a handler's traceback
-    from the handler's thread) gets one that writes it to the handle's log.
+    without a ``log`` attribute gets one (``server.log``, a
+    :class:`~netlesson.serverlog.ServerLog`); a ``log`` it already has is left
+    as it is (see :class:`ServerHandle`).  A server that keeps
+    ``BaseServer.handle_error`` (which prints a handler's traceback from the
+    handler's thread) gets one that writes it to the handle's log.
+
+    Args:
+        server: a built (bound and listening) ``socketserver`` server.
+        name: what :func:`get`, :func:`stop` and a restart know it by
+            (default: its class name).
+        poll_interval: passed to ``serve_forever``.
+        register: ``False`` keeps the handle out of the registry: it neither
+            stops a server of the same name nor is seen by :func:`running`,
+            :func:`stop_all` or the exit hook -- the caller must stop it (the
+            exercise checkers do, for the servers they check).
+
+    Returns:
+        The :class:`ServerHandle`, once its serving thread has started.
     """
     if name is None:
         name = type(server).__name__
-    with _registry_lock:
-        old = _registry.pop(name, None)
-    if old is not None:
-        old.stop()
+    if register:
+        with _registry_lock:
+            old = _registry.pop(name, None)
+        if old is not None:
+            old.stop()
     handle = ServerHandle(name, server, poll_interval)
-    with _registry_lock:
-        _registry[name] = handle
+    if register:
+        with _registry_lock:
+            _registry[name] = handle
     return handle._start()
 
 

@@ -41,8 +41,8 @@ import time
 import traceback
 
 from . import constants
-from .errors import PortInUseError, format_address
-from .serverlog import LogEntry, ServerLog
+from .errors import AddressNotAvailable, PortInUseError, PortNotAllowed, format_address
+from .serverlog import ServerLog, describe_error, render_record
 
 __all__ = [
     "ClassroomServerMixIn",
@@ -50,8 +50,10 @@ __all__ = [
     "stop_serving",
     "wake",
     "make_server",
-    "log_event",
     "peer_log",
+    "count_error",
+    "log_handler_error",
+    "end_connections",
 ]
 
 # BaseServer keeps its shutdown flag and "is shut down" event in name-mangled
@@ -108,71 +110,60 @@ def request_shutdown(server) -> bool:
 _error_count_lock = threading.Lock()
 
 
-def exception_in_one_line(exc: BaseException | None = None) -> str:
-    """``ValueError: first line of the message`` for *exc* (default: the one being handled)."""
-    if exc is None:
-        exc = sys.exc_info()[1]
-    if exc is None:
-        return "no exception"
-    lines = str(exc).strip().splitlines()
-    message = lines[0] + (" ..." if len(lines) > 1 else "") if lines else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+def count_error(server, exc: BaseException) -> None:
+    """Count exception *exc* on *server*, whatever the log keeps.
 
-
-def count_error(server, summary: str) -> None:
-    """Count an exception on *server* (``error_count``, ``last_error``), whatever the log keeps.
-
-    The launcher compares ``error_count`` before and after a ``with`` block;
-    the bounded log may already have dropped the error's lines by then.
+    Sets ``server.error_count`` (one more) and ``server.last_error`` (*exc* in
+    one line, as a log record shows it).  The launcher compares
+    ``error_count`` before and after a ``with`` block; the bounded log may
+    already have dropped the error's record by then.
     """
     with _error_count_lock:
         server.error_count = getattr(server, "error_count", 0) + 1
-        server.last_error = summary
+        server.last_error = describe_error(type(exc).__name__, str(exc))
 
 
-def log_handler_error(server, client_address) -> None:
-    """Count the exception being handled and log a ``"handler_error"`` record with its traceback.
+def log_handler_error(server, client_address, log: ServerLog) -> None:
+    """Count the exception being handled on *server*; record it in *log* with its traceback.
 
-    What ``BaseServer.handle_error`` prints to stderr, kept in ``server.log``
-    instead: the client, the exception in one line (``error``), the traceback.
+    What ``BaseServer.handle_error`` prints to stderr, kept in a log instead:
+    a ``"handler_error"`` record about *client_address* with the exception's
+    ``error_type`` and ``message`` and the ``traceback`` text.  Call it from
+    ``handle_error`` (where an exception is being handled).
     """
-    summary = exception_in_one_line()
-    count_error(server, summary)
-    log_event(server, "handler_error", client_address, error=summary,
-              traceback=traceback.format_exc().rstrip())
+    exc = sys.exc_info()[1]
+    if exc is None:  # called outside an except block: there is nothing to show
+        exc = RuntimeError("handle_error() was called while no exception was being handled")
+    count_error(server, exc)
+    log.record("handler_error", client_address, error=exc,
+               traceback=traceback.format_exc().rstrip())
 
 
 def peer_log(server, peer):
     """The callable a handler writes records about client *peer* with: ``log(kind, **fields)``.
 
-    For a server with a :class:`~netlesson.serverlog.ServerLog` it writes
-    straight to it (:meth:`~netlesson.serverlog.ServerLog.for_peer`); for any
-    other server it is :func:`log_event` with *server* and *peer* filled in.
+    ``log("received", data=data)`` adds a ``"received"`` record about *peer*
+    (see :data:`netlesson.serverlog.KINDS`) to ``server.log`` when that is a
+    :class:`~netlesson.serverlog.ServerLog`, as on every netlesson server and
+    every server started with :func:`netlesson.background.start`.  On any
+    other server -- a plain ``socketserver`` one run from a script, as in the
+    seed -- the record's text goes to ``server.log`` if that is callable (a
+    ``log`` method of the student's own), otherwise to the ``netlesson`` logger
+    (with ``kind`` and ``peer`` as extra attributes); never into a random
+    notebook cell.  Either way a record that lacks a field its text shows
+    raises ``ValueError`` in the handler that writes it.
     """
     log = getattr(server, "log", None)
     if isinstance(log, ServerLog):
-        return log.for_peer(peer)
-    return functools.partial(log_event, server, peer=peer)
-
-
-def log_event(server, kind: str, peer=None, **fields) -> None:
-    """Log a record of *kind* about *peer* (see :data:`netlesson.serverlog.KINDS`).
-
-    Handlers call this instead of ``print``: with a netlesson server the record
-    goes to its bounded :class:`~netlesson.serverlog.ServerLog`; with a plain
-    ``socketserver`` server (as in the seed's scripts) its text goes to the
-    ``netlesson`` logger (with ``kind`` and ``peer`` as extra attributes),
-    never into a random notebook cell.
-    """
-    log = getattr(server, "log", None)
-    if isinstance(log, ServerLog):
-        log.record(kind, peer, **fields)
-        return
-    text = LogEntry(0, time.time(), threading.current_thread().name, kind, peer, fields).text
+        return functools.partial(log.record, peer=peer)
     if callable(log):
-        log(text)
+        def write(kind: str, **fields) -> None:
+            log(render_record(kind, peer, **fields))
     else:
-        logging.getLogger("netlesson").info(text, extra={"kind": kind, "peer": peer})
+        def write(kind: str, **fields) -> None:
+            logging.getLogger("netlesson").info(render_record(kind, peer, **fields),
+                                                extra={"kind": kind, "peer": peer})
+    return write
 
 
 class ClassroomServerMixIn:
@@ -239,7 +230,7 @@ class ClassroomServerMixIn:
         ``BaseServer.handle_error`` prints it to stderr -- from the handler's
         thread, so in a notebook it would appear in an unrelated cell.
         """
-        log_handler_error(self, client_address)
+        log_handler_error(self, client_address, self.log)
 
     # -- stopping -----------------------------------------------------------
     def shutdown(self):
@@ -383,17 +374,9 @@ def make_server(server_class, address, handler_class, **kwargs):
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(address) from None
         if exc.errno == errno.EACCES:
-            raise OSError(
-                exc.errno,
-                f"not allowed to bind {where}: ports below 1024 need administrator rights — "
-                f"use a port from 1024 up, or port=0 for any free one",
-            ) from None
+            raise PortNotAllowed(address) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise OSError(
-                exc.errno,
-                f"cannot bind {where}: this machine has no such address — use 127.0.0.1 "
-                f"(this machine only) or 0.0.0.0 (every interface)",
-            ) from None
+            raise AddressNotAvailable(address) from None
         if isinstance(exc, socket.gaierror):
             raise OSError(
                 exc.errno, f"cannot bind {where}: the host name does not resolve ({exc.strerror})"

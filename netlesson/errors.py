@@ -18,6 +18,8 @@ import errno
 __all__ = [
     "NetlessonError",
     "PortInUseError",
+    "PortNotAllowed",
+    "AddressNotAvailable",
     "ServerUnavailable",
     "ReplyTimeout",
     "ConnectionClosed",
@@ -58,6 +60,30 @@ class PortInUseError(NetlessonError, OSError):
 
     def __str__(self) -> str:
         return self.strerror
+
+
+class PortNotAllowed(NetlessonError, PermissionError):
+    """Binding ``.address`` was refused (``EACCES``): ports below 1024 need administrator rights."""
+
+    def __init__(self, address):
+        self.address = tuple(address)
+        PermissionError.__init__(
+            self, errno.EACCES,
+            f"not allowed to bind {format_address(address)}: ports below 1024 need administrator "
+            f"rights — use a port from 1024 up, or port=0 for any free one",
+        )
+
+
+class AddressNotAvailable(NetlessonError, OSError):
+    """Binding failed (``EADDRNOTAVAIL``): no interface of this machine has ``.address``'s host."""
+
+    def __init__(self, address):
+        self.address = tuple(address)
+        OSError.__init__(
+            self, errno.EADDRNOTAVAIL,
+            f"cannot bind {format_address(address)}: this machine has no such address — use "
+            f"127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
+        )
 
 
 class ServerUnavailable(NetlessonError, ConnectionRefusedError):
@@ -179,29 +205,28 @@ class ServerNotResponding(NetlessonError, TimeoutError):
 
 
 class DatagramTooLong(NetlessonError, ValueError):
-    """A datagram longer than the receiver will read in one ``recvfrom``.
+    """A datagram longer than its receiver reads, or than UDP itself carries.  Nothing was sent.
 
-    ``.size`` bytes against a ``.limit``; ``.what`` names whose limit it is.
+    ``.size`` bytes against a ``.limit``.  ``.protocol_limit`` says whose limit
+    it is: true, UDP's own over IPv4 (65507 bytes), which no setting raises;
+    false, the server's ``max_packet_size`` (``socketserver.UDPServer``'s 8192).
     """
 
-    def __init__(self, size: int, limit: int, what: str = "socketserver.UDPServer"):
+    def __init__(self, size: int, limit: int, *, protocol_limit: bool = False):
         self.size = size
         self.limit = limit
-        self.what = what
-        if what == UDP_PAYLOAD_LIMIT:
+        self.protocol_limit = protocol_limit
+        if protocol_limit:
             text = (f"this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
                     f"most {limit} bytes: the operating system refuses to send it (some, such "
                     f"as macOS, refuse even smaller ones by default). Split the data into "
                     f"several datagrams, or use TCP")
         else:
-            text = (f"this datagram is {size} bytes, but {what} reads at most {limit} bytes per "
-                    f"datagram (max_packet_size) and silently drops the rest; send at most "
-                    f"{limit} bytes per datagram, or raise max_packet_size on the server class")
+            text = (f"this datagram is {size} bytes, but socketserver.UDPServer reads at most "
+                    f"{limit} bytes per datagram (max_packet_size) and silently drops the rest; "
+                    f"send at most {limit} bytes per datagram, or raise max_packet_size on the "
+                    f"server class")
         super().__init__(text)
-
-
-#: ``what`` for :class:`DatagramTooLong` when the limit is UDP's own, not a server's
-UDP_PAYLOAD_LIMIT = "one UDP datagram over IPv4"
 
 
 class TruncatedReply(NetlessonError, ValueError):

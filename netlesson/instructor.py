@@ -416,6 +416,13 @@ def _failure_reason(logfile: Path, returncode: int) -> str:
     text = logfile.read_text(encoding="utf-8", errors="replace") if logfile.exists() else ""
     if returncode == -9:
         return "grading this notebook took too long and was stopped"
+    # Matching nbgrader's log text is a last resort, and the only one: `nbgrader
+    # autograde` runs in its own process (so its exceptions never reach us), exits
+    # with the same status for every failed notebook, writes no machine-readable
+    # result, and says why only in this log: nbclient's DeadKernelError traceback
+    # ("Kernel died"), or its own UnresponsiveKernelError message ("the kernel
+    # became unresponsive").  Should that wording change, the general reason last
+    # below is given instead, so a mismatch costs detail, not a grade.
     if "DeadKernelError" in text or "Kernel died" in text:
         return ("the kernel died while running this notebook (os._exit, a crash, or out of "
                 "memory); no cell could be graded")

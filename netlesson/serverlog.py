@@ -10,45 +10,59 @@ lands in the cell that asked for it, on any ipykernel version.
 A record is data, not a sentence: a :class:`LogEntry` has a ``kind`` (one of
 :data:`KINDS`, such as ``"received"`` or ``"closed"``), the ``peer`` it is
 about (the client's address) and ``fields`` (the bytes received, counts, an
-error's one-line summary).  Its ``text`` -- what a cell shows -- is rendered
-from those, so code that waits for or picks out a record selects it by kind,
-peer and fields (:meth:`ServerLog.select`, :meth:`ServerLog.wait_for`) and
-never parses wording.  A handler of a student's own can still write a free
-sentence: ``server.log("text")`` stores a ``"note"`` record.
+exception's type and message).  Its ``text`` -- what a
+cell shows -- is rendered from those through the kind's template, so code that
+waits for or picks out a record selects it by kind, peer and fields
+(:meth:`ServerLog.select`, :meth:`ServerLog.wait_for`) and never parses
+wording.  A record that lacks a field its template shows is refused when it is
+written (``ValueError`` naming the kind and the missing fields), so every
+record in a log can be shown.  A handler of a student's own can still write a
+free sentence: ``server.log("text")`` stores a ``"note"`` record.
 
-The log keeps only the most recent ``maxlen`` records (a ``deque``), so a busy
-or long-running server does not grow memory: a ``"received"`` record keeps the
-bytes one read returned (at most ``buffer_size``, 1024, for TCP and
-``max_packet_size``, 8192, for UDP).  Command-line servers pass an
-``echo`` stream so every record's text is also written to the terminal, like
-the seed's ``print`` calls.
+Memory is bounded: the log keeps only the most recent ``maxlen`` records (a
+``deque``), and a record keeps at most :data:`PREVIEW_BYTES` (60) bytes of the
+data it is about, together with that data's full length (``nbytes``) -- what a
+log line shows anyway.  So a ``"received"`` record is small however much one
+read returned (a UDP server may raise ``max_packet_size`` to 65507 bytes).
+Error records keep the exception's type, message and traceback text.
+
+Command-line servers pass an ``echo`` stream so every record's text is also
+written to the terminal, like the seed's ``print`` calls.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import string
 import threading
 import time
+import types
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from .errors import format_address
 
-__all__ = ["ServerLog", "LogEntry", "KINDS", "describe_bytes"]
+__all__ = ["ServerLog", "LogEntry", "KINDS", "PREVIEW_BYTES", "describe_bytes", "describe_error",
+           "render_record"]
 
 _now = time.time
 _current_thread = threading.current_thread
 
-#: How many bytes of a message a log line shows before it abbreviates.
+#: How many bytes of a message a record keeps, and a log line shows before it abbreviates.
 PREVIEW_BYTES = 60
 
 #: Every kind of record, and how its text is rendered: ``{peer}`` is the peer's
-#: address (``127.0.0.1:5000``), the other names are the record's fields, and
-#: a field holding bytes is shown by :func:`describe_bytes`.
+#: address (``127.0.0.1:5000``), ``{error}`` the exception in one line (from the
+#: fields ``error_type`` and ``message``), the other
+#: names are the record's fields; a field holding bytes is shown by
+#: :func:`describe_bytes`.  A writer passes the exception itself as ``error=exc``;
+#: the record keeps ``error_type`` and ``message`` (select by those).
 KINDS = {
     # a TCP connection (netlesson.tcp.UpperEchoHandler)
     "connected": "connected: {peer}",
-    "received": "received {data} from {peer}",  # TCP and UDP: data = the bytes read
+    # TCP and UDP: data = the bytes read (the log keeps their start, and nbytes = their length)
+    "received": "received {data} from {peer}",
     "reset": "reset by client: {peer} (it vanished without closing)",
     "receive_failed": "receive failed from {peer}: {error}",
     "reply_failed": "reply to {peer} failed: {error}",  # TCP and UDP
@@ -68,44 +82,124 @@ KINDS = {
     "close_waiting": ("server_close() is still waiting for handler threads (a client is "
                       "still connected); the port is closed, the threads end when their "
                       "clients leave"),
-    # a free sentence written with ServerLog.append(text), e.g. by a student's handler
+    # a free sentence written with server.log(text), e.g. by a student's handler
     "note": "{text}",
 }
 
+#: Placeholders of a template that are not fields of that name: what they are made from.
+_DERIVED = {"peer": (), "error": ("error_type", "message")}
 
-def describe_bytes(data: bytes, limit: int = PREVIEW_BYTES) -> str:
-    """``repr`` of *data*, abbreviated for a log line when it is long.
+
+def _fields_shown(template: str) -> frozenset:
+    names = set()
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name:
+            names.update(_DERIVED.get(name, (name,)))
+    return frozenset(names)
+
+
+#: kind -> the fields a record of that kind must have (its template shows them)
+_REQUIRED = {kind: _fields_shown(template) for kind, template in KINDS.items()}
+#: the kinds whose text names the peer: their records must have one
+_ABOUT_A_PEER = frozenset(kind for kind, template in KINDS.items() if "{peer}" in template)
+
+
+def describe_bytes(data: bytes, limit: int = PREVIEW_BYTES, *, size: int | None = None) -> str:
+    """``repr`` of *data*, abbreviated after *limit* bytes with the full length named.
+
+    *size* is the length of the whole message when *data* is only its start
+    (as a record keeps it).
 
     >>> describe_bytes(b'hello')
     "b'hello'"
     >>> describe_bytes(b'x' * 100, limit=4)
     "b'xxxx'... (100 bytes)"
     """
-    if len(data) <= limit:
+    size = len(data) if size is None else size
+    if size <= limit:
         return repr(bytes(data))
-    return f"{bytes(data[:limit])!r}... ({len(data)} bytes)"
+    return f"{bytes(data[:limit])!r}... ({size} bytes)"
 
 
-def _render(kind: str, peer, fields: dict) -> str:
-    values = {name: describe_bytes(value) if isinstance(value, bytes | bytearray) else value
-              for name, value in fields.items()}
+def describe_error(error_type: str, message: str) -> str:
+    """How a record shows an error: ``ValueError: the message's first line ...``.
+
+    >>> describe_error("ValueError", "bad\\nvery bad")
+    'ValueError: bad ...'
+    >>> describe_error("NotImplementedError", "")
+    'NotImplementedError'
+    """
+    lines = str(message).strip().splitlines()
+    if not lines:
+        return error_type
+    return f"{error_type}: {lines[0]}" + (" ..." if len(lines) > 1 else "")
+
+
+def _checked(kind: str, peer, fields: dict) -> Mapping:
+    """*fields* as a record keeps them (read-only), or ``ValueError``.
+
+    An exception given as ``error`` is kept as its ``error_type`` and
+    ``message``; ``data`` is cut to :data:`PREVIEW_BYTES` bytes, with its
+    length in ``nbytes``.  *fields* must be a dict nobody else holds (a
+    ``**fields`` argument is).
+    """
+    required = _REQUIRED.get(kind)
+    if required is None:
+        raise ValueError(f"unknown log record kind {kind!r}; one of: {', '.join(KINDS)}")
+    if "error" in fields:
+        error = fields.pop("error")
+        if not isinstance(error, BaseException):
+            raise ValueError(f"error= takes the exception itself (error=exc), not {error!r}: "
+                             f"the record keeps its type and message")
+        fields["error_type"] = type(error).__name__
+        fields["message"] = str(error)
+    if not fields.keys() >= required:
+        missing = ", ".join(sorted(required.difference(fields)))
+        raise ValueError(f"a {kind!r} record needs the field(s) {missing} (its text "
+                         f"{KINDS[kind]!r} shows them); got: {', '.join(fields) or 'none'}")
+    if peer is None and kind in _ABOUT_A_PEER:
+        raise ValueError(f"a {kind!r} record is about a client: pass its address as peer")
+    data = fields.get("data")
+    if isinstance(data, bytes | bytearray | memoryview):  # keep only what a line shows
+        fields["nbytes"] = len(data)
+        fields["data"] = bytes(data[:PREVIEW_BYTES])
+    return types.MappingProxyType(fields)
+
+
+def _render(kind: str, peer, fields: Mapping) -> str:
+    values = dict(fields)
+    for name, value in fields.items():
+        if isinstance(value, bytes | bytearray):
+            values[name] = describe_bytes(value, size=fields.get("nbytes") if name == "data"
+                                          else None)
+    if "error_type" in fields:
+        values["error"] = describe_error(fields["error_type"], fields.get("message", ""))
     values["peer"] = format_address(peer)
     return KINDS[kind].format_map(values)
+
+
+def render_record(kind: str, peer=None, **fields) -> str:
+    """The text a record of *kind* about *peer* with *fields* shows, without storing it.
+
+    For a server that has no :class:`ServerLog` (its records go to ``logging``).
+    Raises ``ValueError`` as :meth:`ServerLog.record` does.
+    """
+    return _render(kind, peer, _checked(kind, peer, fields))
 
 
 class LogEntry(NamedTuple):
     """One record: its sequence number, a ``time.time()`` stamp, the name of the
     thread that wrote it, its ``kind`` (a key of :data:`KINDS`), the ``peer``
     address it is about (``None`` for the server's own records and notes) and
-    its ``fields`` (a dict).  ``str(entry)`` and ``entry.text`` are the line a
-    cell shows."""
+    its ``fields`` (a read-only mapping).  ``str(entry)`` and ``entry.text``
+    are the line a cell shows."""
 
     seq: int
     time: float
     thread: str
     kind: str
     peer: tuple | None
-    fields: dict
+    fields: Mapping[str, object]
 
     @property
     def text(self) -> str:
@@ -120,10 +214,26 @@ def _same_address(a, b) -> bool:
 
 
 def _matcher(predicate, kind, peer, fields):
-    """One test for an entry from :meth:`ServerLog.select`'s and ``wait_for``'s arguments."""
+    """One test for an entry from :meth:`ServerLog.select`'s and ``wait_for``'s arguments.
+
+    Raises ``ValueError`` for what could never match: an unknown kind, a
+    selection by ``error`` (a rendered name: select by ``error_type``), or a
+    text to find in a record that is not a note.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown log record kind {kind!r}; one of: {', '.join(KINDS)}")
+    rendered = sorted(fields.keys() & _DERIVED.keys())
+    if rendered:
+        name = rendered[0]
+        raise ValueError(f"records have no field {name!r}: it is rendered from "
+                         f"{' and '.join(_DERIVED[name])}; select by those")
     if isinstance(predicate, str):
+        if kind not in (None, "note"):
+            raise ValueError(f"a text to find selects notes (server.log('...')); a {kind!r} "
+                             f"record is selected by its fields, e.g. kind={kind!r}, peer=...")
         needle = predicate
-        predicate = lambda entry: needle in entry.text  # noqa: E731
+        kind = "note"
+        predicate = lambda entry: needle in entry.fields["text"]  # noqa: E731
 
     def matches(entry: LogEntry) -> bool:
         return ((kind is None or entry.kind == kind)
@@ -137,8 +247,8 @@ def _matcher(predicate, kind, peer, fields):
 class ServerLog:
     """Bounded, thread-safe list of records.
 
-    :meth:`record` (and :meth:`append` for a free sentence) may be called
-    from any thread.  Reading methods return copies, so a cell can show the
+    :meth:`record` (and calling the log, ``log("...")``, for a free sentence)
+    may be called from any thread.  Reading methods return copies, so a cell can show the
     log while handler threads keep writing.
     """
 
@@ -151,68 +261,37 @@ class ServerLog:
         self._entries: collections.deque[tuple] = collections.deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
-        self._outputs = []  # ipywidgets.Output objects mirroring the log
         self._cleared_up_to = 0  # last sequence number removed by clear()
 
     # -- writing -----------------------------------------------------------
     def record(self, kind: str, peer=None, **fields) -> None:
-        """Add one record (thread-safe).  Never raises because of a bad sink.
+        """Add one record (thread-safe).
 
         *kind* is a key of :data:`KINDS`; *peer* the client address the record
         is about; *fields* what that kind's text shows (and anything else worth
-        keeping).  Busy handlers call this once per message, so it stores a
-        plain tuple and renders no text unless a terminal or widget mirrors the
-        log (see benchmarks/).
+        keeping).  An exception passed as ``error=exc`` is kept as the fields
+        ``error_type`` and ``message``; a ``data`` field keeps its first
+        :data:`PREVIEW_BYTES` bytes and adds ``nbytes``, its length.
+
+        Raises ``ValueError`` -- in the writer, before anything is stored --
+        for an unknown kind, a missing field or a missing peer.  Never raises
+        because of a bad sink: an ``echo`` stream that is closed is skipped.
+        Busy handlers call this once per message, so it stores a plain tuple
+        and renders no text unless a terminal echoes the log (see benchmarks/).
         """
-        self._add(kind, peer, fields)
-
-    def for_peer(self, peer):
-        """A writer for one client's records: ``log = server.log.for_peer(addr)``, then
-        ``log("received", data=data)`` is ``server.log.record("received", addr, data=data)``.
-
-        A TCP handler makes one per connection: it writes a record per message.
-        """
-        add = self._add
-
-        def log(kind: str, **fields) -> None:
-            add(kind, peer, fields)
-
-        return log
-
-    def _add(self, kind: str, peer, fields: dict) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown log record kind {kind!r}; one of: {', '.join(KINDS)}")
+        fields = _checked(kind, peer, fields)
         with self._lock:
             self._entries.append((next(self._seq), _now(), _current_thread().name,
                                   kind, peer, fields))
-        if self.echo is None and not self._outputs:
-            return
-        text = _render(kind, peer, fields)
         if self.echo is not None:
             try:
-                print(text, file=self.echo, flush=True)
+                print(_render(kind, peer, fields), file=self.echo, flush=True)
             except (OSError, ValueError):  # closed terminal: keep serving
                 pass
-        for out in tuple(self._outputs):
-            try:
-                out.append_stdout(text + "\n")
-            except Exception:  # a closed widget must not break a handler
-                pass
 
-    def append(self, text: str) -> None:
+    def __call__(self, text: str) -> None:
         """Add a free sentence, as a ``"note"`` record: ``server.log("...")`` in a handler."""
         self.record("note", text=str(text))
-
-    __call__ = append
-
-    def mirror_to(self, output) -> None:
-        """Also send every new record's text to an ipywidgets ``Output`` via ``append_stdout``.
-
-        ``Output.append_stdout`` is safe to call from a background thread: it
-        changes the widget's state instead of capturing ``print``.
-        """
-        with self._lock:
-            self._outputs.append(output)
 
     def clear(self) -> None:
         with self._lock:
@@ -225,11 +304,12 @@ class ServerLog:
                **fields) -> list[LogEntry]:
         """The retained records that match, oldest first.
 
-        *kind*: only records of this kind; *peer*: only records about this
-        address (host and port compared); *after*: only records newer than this
-        sequence number (a :attr:`last_seq` taken earlier); any other keyword:
-        only records whose field of that name has that value.  Without
-        arguments: every retained record.
+        *kind*: only records of this kind (``ValueError`` if it is not one of
+        :data:`KINDS`); *peer*: only records about this address (host and port
+        compared); *after*: only records newer than this sequence number (a
+        :attr:`last_seq` taken earlier); any other keyword: only records whose
+        field of that name has that value (``error_type="ValueError"``).
+        Without arguments: every retained record.
         """
         matches = _matcher(None, kind, peer, fields)
         with self._lock:
@@ -259,10 +339,11 @@ class ServerLog:
 
         Handler threads log asynchronously; a cell or a test that wants to show
         "the record the server just wrote" waits here instead of sleeping.
-        *kind*, *peer*, *after* and field keywords select as in :meth:`select`;
-        *predicate*, if given, is a callable taking a :class:`LogEntry`, or a
-        substring of the record's text -- meant for the notes a handler writes
-        with ``server.log("...")``, whose text is all they have.
+        *kind*, *peer*, *after* and field keywords select as in :meth:`select`
+        (and raise ``ValueError`` where it does).  *predicate*, if given, is a
+        callable taking a :class:`LogEntry`, or a text: then only notes (what a
+        handler writes with ``server.log("...")``) whose sentence contains it
+        match -- records of the other kinds are selected by kind and fields.
         """
         matches = _matcher(predicate, kind, peer, fields)
         deadline = time.monotonic() + timeout
@@ -281,6 +362,8 @@ class ServerLog:
             return len(self._entries)
 
     def __iter__(self):
+        """The retained records, oldest first, as :class:`LogEntry` objects (a copy:
+        ``for entry in log: print(entry.kind, entry.text)``)."""
         return iter(self.select())
 
     def __str__(self) -> str:

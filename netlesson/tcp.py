@@ -25,7 +25,7 @@ import socket
 import socketserver
 
 from . import constants
-from .classroom import ClassroomServerMixIn, exception_in_one_line, make_server, peer_log
+from .classroom import ClassroomServerMixIn, make_server, peer_log
 from .errors import (
     ConnectionClosed,
     ReplyDecodeError,
@@ -78,7 +78,7 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
                 self.log("reset")
                 return
             except OSError as exc:  # e.g. the server is stopping and closed us
-                self.log("receive_failed", error=exception_in_one_line(exc))
+                self.log("receive_failed", error=exc)
                 return
             if not data:  # b'' means the client closed its side: conversation over
                 return
@@ -89,7 +89,7 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
             try:
                 self.request.sendall(data.upper())
             except OSError as exc:
-                self.log("reply_failed", error=exception_in_one_line(exc))
+                self.log("reply_failed", error=exc)
                 return
 
     def finish(self):

@@ -25,10 +25,9 @@ import socketserver
 import time
 
 from . import constants
-from .classroom import (ClassroomServerMixIn, exception_in_one_line, log_event,
-                        make_server)
+from .classroom import (ClassroomServerMixIn, make_server,
+                        peer_log)
 from .errors import (
-    UDP_PAYLOAD_LIMIT,
     DatagramTooLong,
     ReplyDecodeError,
     ServerNotResponding,
@@ -73,14 +72,14 @@ class UpperEchoDatagramHandler(socketserver.BaseRequestHandler):
 
     def handle(self):
         data, sock = self.request
+        log = peer_log(self.server, self.client_address)  # records about this client
         if getattr(data, "truncated", False):  # longer than max_packet_size: cut
-            log_event(self.server, "truncated", self.client_address, nbytes=len(data))
-        log_event(self.server, "received", self.client_address, data=data)
+            log("truncated", nbytes=len(data))
+        log("received", data=data)
         try:
             sock.sendto(data.upper(), self.client_address)
         except OSError as exc:
-            log_event(self.server, "reply_failed", self.client_address,
-                      error=exception_in_one_line(exc))
+            log("reply_failed", error=exc)
 
 
 MyServer = UpperEchoDatagramHandler
@@ -210,7 +209,7 @@ class UDPEchoClient:
         if self.max_datagram is not None and len(data) > self.max_datagram:
             raise DatagramTooLong(len(data), self.max_datagram)
         if len(data) > MAX_UDP_PAYLOAD:
-            raise DatagramTooLong(len(data), MAX_UDP_PAYLOAD, what=UDP_PAYLOAD_LIMIT)
+            raise DatagramTooLong(len(data), MAX_UDP_PAYLOAD, protocol_limit=True)
         self.connect()
         sock = self.sock
         self._drain()

@@ -56,7 +56,7 @@ The package, one job per module:
   counts, and returns a :class:`Comparison` (a table and a matplotlib plot).
 """
 
-from ._clients import DEFAULT_PAYLOAD, Measurement, WrongReply, run_clients
+from ._clients import DEFAULT_PAYLOAD, Measurement, NoReply, WrongReply, run_clients
 from ._kinds import DEFAULT_BACKLOG, KINDS, MODEL_KINDS
 from ._process import EchoServerProcess, start_server, stop_all
 from ._report import Comparison, compare, ideal_rate, usable_cpus
@@ -75,6 +75,7 @@ __all__ = [
     "start_server",
     "stop_all",
     "WrongReply",
+    "NoReply",
     "Measurement",
     "run_clients",
     "ideal_rate",

@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PAYLOAD", "WrongReply", "Measurement", "run_clients"]
+__all__ = ["DEFAULT_PAYLOAD", "WrongReply", "NoReply", "Measurement", "run_clients"]
 
 #: What each measuring client sends: short, with lower-case letters so the
 #: upper-cased reply differs from the request (an echo that forgot ``.upper()``
@@ -29,6 +29,17 @@ class WrongReply(AssertionError):
         self.expected = expected
         self.reply = reply
         super().__init__(f"sent {sent!r}, expected {expected!r}, got {reply!r}")
+
+
+class NoReply(TimeoutError):
+    """No reply came for ``.timeout`` s, after ``.done`` of ``.total`` round trips."""
+
+    def __init__(self, timeout: float, done: int, total: int):
+        self.timeout = timeout
+        self.done = done
+        self.total = total
+        super().__init__(f"no reply for {timeout:g} s after {done} of {total} round trips: "
+                         f"the server is stuck, or too slow for this timeout")
 
 
 @dataclass(frozen=True)
@@ -92,10 +103,7 @@ def _exchange(clients, messages, payload, expected, timeout, *, close_when_done=
             events = sel.select(timeout)
             if not events:
                 done = sum(messages - c.left for c in clients)
-                raise TimeoutError(
-                    f"no reply for {timeout:g} s after {done} of {len(clients) * messages} "
-                    f"round trips: the server is stuck, or too slow for this timeout"
-                )
+                raise NoReply(timeout, done, len(clients) * messages)
             for key, mask in events:
                 c = key.data
                 if mask & selectors.EVENT_WRITE and c.out:
@@ -145,7 +153,8 @@ def run_clients(address, clients: int = 1, messages: int = 100, *,
     connect first, and the server needs a listen queue that holds them.
 
     Every reply is checked (:class:`WrongReply` if it is not the upper-cased
-    request); *timeout* bounds each wait, so nothing here can hang.
+    request); *timeout* bounds each wait (:class:`NoReply` when it runs out),
+    so nothing here can hang.
     """
     if clients < 1 or messages < 0:
         raise ValueError("need clients >= 1 and messages >= 0")

@@ -8,6 +8,7 @@ command line the same way.
 
 from __future__ import annotations
 
+import math
 import os
 
 #: The four concurrency models the notebook compares.
@@ -34,8 +35,8 @@ def check_options(kind: str, delay: float, work: str) -> None:
         raise ValueError(f"unknown server kind {kind!r}; choose one of {', '.join(KINDS)}")
     if work not in WORKS:
         raise ValueError(f"work must be 'sleep' or 'cpu', not {work!r}")
-    if delay < 0:
-        raise ValueError(f"delay must be >= 0 seconds, got {delay}")
+    if not math.isfinite(delay) or delay < 0:
+        raise ValueError(f"delay must be a number of seconds >= 0, got {delay}")
     if delay and kind not in MODEL_KINDS:
         raise ValueError(
             f"the {kind!r} server runs its handler unchanged, so it takes no delay; "

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import socket
 import socketserver
 import sys
 import time
 
 from .. import constants
+from ..classroom import make_server
 from ._kinds import DEFAULT_BACKLOG, MODEL_KINDS, check_options
 
 __all__ = ["ModelEchoHandler", "SeedStyleHandler", "asyncio_echo", "serve"]
@@ -170,7 +172,7 @@ def _serve_socketserver(kind, host, port, delay, work, backlog, watch) -> int:
         from ..tcp import UpperEchoHandler
 
         handler = UpperEchoHandler
-    server = cls((host, port), handler)
+    server = make_server(cls, (host, port), handler)  # bind failures in plain words
     server.work, server.work_seconds = work, delay
     server.stdin_watch = _StdinWatch(watch)
     with server:
@@ -208,6 +210,18 @@ async def asyncio_echo(reader, writer, *, delay: float = 0.0, work: str = "sleep
         writer.close()
 
 
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket for the asyncio server, bound as the other kinds bind theirs.
+
+    ``make_server`` turns a bind failure into the same errors (address in use,
+    not allowed, no such address) as for the ``socketserver`` kinds.
+    """
+    def bind(address, _handler):
+        return socket.create_server(address, backlog=backlog)
+
+    return make_server(bind, (host, port), None)
+
+
 async def _serve_asyncio(host, port, delay, work, backlog, watch) -> int:
     writers = set()
 
@@ -218,7 +232,9 @@ async def _serve_asyncio(host, port, delay, work, backlog, watch) -> int:
         finally:
             writers.discard(writer)
 
-    server = await asyncio.start_server(echo, host, port, backlog=backlog or DEFAULT_BACKLOG)
+    backlog = backlog or DEFAULT_BACKLOG
+    listener = _listening_socket(host, port, backlog)
+    server = await asyncio.start_server(echo, sock=listener, backlog=backlog)
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
     watcher = _StdinWatch(watch)
@@ -247,8 +263,10 @@ def serve(kind: str, *, host: str = "127.0.0.1", port: int = 0, delay: float = 0
 
     Prints the bound port as the first line of standard output, then serves;
     with ``watch_stdin=False`` it serves until Ctrl-C instead.  Returns the
-    exit status (0).  Bad options raise ``ValueError``, a bind failure
-    ``OSError``, before anything is printed.
+    exit status (0).  Bad options raise ``ValueError`` and a bind failure an
+    ``OSError`` (for the usual causes ``netlesson.errors.PortInUseError``,
+    ``PortNotAllowed`` or ``AddressNotAvailable``, each with ``.address``),
+    before anything is printed.
     """
     check_options(kind, delay, work)
     if kind == "asyncio":

@@ -97,11 +97,6 @@ class Diagram:
         """The DOT text; identical bytes for identical input on the same interpreter."""
         return self.graph.source
 
-    @staticmethod
-    def dot_available() -> bool:
-        """Whether Graphviz's ``dot`` program can be found on ``PATH``."""
-        return shutil.which("dot") is not None
-
     def svg(self, timeout: float | None = None) -> str:
         """Render with ``dot`` and return the SVG text.
 

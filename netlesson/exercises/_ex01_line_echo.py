@@ -14,9 +14,10 @@ import socket
 import socketserver
 import time
 
+from ..serverlog import describe_bytes
 from ._harness import (CheckTCPServer, checker, fail, fail_if_server_error, make_check_server,
                        require_class, serving)
-from ._wire import REPLY_TIMEOUT, connect, read_available, read_lines, short
+from ._wire import REPLY_TIMEOUT, connect, read_available, read_lines
 
 __all__ = ["check_line_handler", "check_line_handler_stream"]
 
@@ -44,8 +45,8 @@ def _line_hint(sent_lines: list[bytes], expected: list[bytes], got: list[bytes],
             return ("your handler sent several numbered replies for one line: it answered "
                     "pieces of the line as they arrived. Read whole lines with "
                     "self.rfile.readline(): it returns only once the b'\\n' has arrived")
-        return (f"the reply {short(everything)} does not end with b'\\n'. The client reads "
-                f"one line per reply: finish each reply with b'\\n'")
+        return (f"the reply {describe_bytes(everything)} does not end with b'\\n'. The client "
+                f"reads one line per reply: finish each reply with b'\\n'")
     for i, (want, have) in enumerate(zip(expected, got)):
         if want == have:
             continue
@@ -80,7 +81,7 @@ def _line_hint(sent_lines: list[bytes], expected: list[bytes], got: list[bytes],
     if len(got) < len(expected):
         return f"only {len(got)} of the {len(expected)} replies arrived"
     if pending:
-        extra = short(bytes(pending))
+        extra = describe_bytes(bytes(pending))
         if bytes(pending).strip(b"\r\n") == b"":
             return (f"after the right reply came {extra} as well: the reply keeps the line's own "
                     f"line ending. readline() returns the line *with* its b'\\n'; strip it "
@@ -122,16 +123,17 @@ class _LineConversation:
             fail_if_server_error(self.server, f" after answering {context}")
             hint = ("readline() keeps the line's b'\\n': strip it before adding your own"
                     if extra.startswith((b"\n", b"\r")) else "send exactly one reply line per line")
-            fail(f"for {context} {short(sent)} your handler sent the right reply "
-                 f"{short(b''.join(expected))} and then also {short(extra)}: {hint}")
-        fail_if_server_error(self.server, f" while serving {context} {short(sent)}")
+            fail(f"for {context} {describe_bytes(sent)} your handler sent the right reply "
+                 f"{describe_bytes(b''.join(expected))} and then also {describe_bytes(extra)}: "
+                 f"{hint}")
+        fail_if_server_error(self.server, f" while serving {context} {describe_bytes(sent)}")
         if not closed:  # collect whatever else the handler sends, to explain it
             extra, closed = read_available(self.sock, idle=0.3)
             self.pending += extra
         sent_lines = sent.splitlines(keepends=True)
         if closed and not got and not self.pending:
-            fail(f"for {context} {short(sent)} the connection was closed without a reply: "
-                 f"handle() returned too early. Loop over the lines until readline() "
+            fail(f"for {context} {describe_bytes(sent)} the connection was closed without a "
+                 f"reply: handle() returned too early. Loop over the lines until readline() "
                  f"returns b'' (the client closed)")
         hint = _line_hint(sent_lines, expected, got, bytes(self.pending), pieces=len(pieces))
         received = b"".join(got) + bytes(self.pending)
@@ -139,9 +141,9 @@ class _LineConversation:
             hint += ("; then your handler closed the connection -- handle() must loop until "
                      "the client closes")
         waited = "" if got else f" (waited {REPLY_TIMEOUT:g} s for a complete line)"
-        fail(f"for {context} {short(sent)} the expected reply is {short(b''.join(expected))}, "
-             f"but your handler sent {short(received) if received else 'nothing'}{waited}: "
-             f"{hint}")
+        fail(f"for {context} {describe_bytes(sent)} the expected reply is "
+             f"{describe_bytes(b''.join(expected))}, but your handler sent "
+             f"{describe_bytes(received) if received else 'nothing'}{waited}: {hint}")
 
     def finish(self, context: str):
         """Close our sending side; the handler must see the end and close too."""
@@ -154,8 +156,8 @@ class _LineConversation:
         extra, closed = read_available(self.sock, idle=REPLY_TIMEOUT, limit=64)
         if extra:
             fail(f"after the client finished sending ({context}), your handler sent "
-                 f"{short(extra)}: at the end of the stream readline() returns b''; leave "
-                 f"the loop then instead of answering it")
+                 f"{describe_bytes(extra)}: at the end of the stream readline() returns b''; "
+                 f"leave the loop then instead of answering it")
         if not closed:
             fail(f"after the client finished sending ({context}), your handler did not end "
                  f"the connection within {REPLY_TIMEOUT:g} s: when readline() returns b'', "
@@ -248,11 +250,11 @@ def _expect_long_line(conv: _LineConversation, line: bytes) -> None:
     covered = len(m.group(2)) if m else 0
     if m and covered < len(line) - 1:
         fail(f"your handler replied to the first {covered} bytes of a {len(line)}-byte line "
-             f"(reply starts {short(received, 40)}): one recv() returns whatever has arrived, "
-             f"at most its buffer size -- not a line. Read until the line is complete: "
+             f"(reply starts {describe_bytes(received, 40)}): one recv() returns whatever has "
+             f"arrived, at most its buffer size -- not a line. Read until the line is complete: "
              f"self.rfile.readline() does that for you")
-    fail(f"for a {len(line)}-byte line the expected reply is {short(expected)}, but your handler "
-         f"sent {short(received) if received else 'nothing'}: "
+    fail(f"for a {len(line)}-byte line the expected reply is {describe_bytes(expected)}, but your "
+         f"handler sent {describe_bytes(received) if received else 'nothing'}: "
          f"{_line_hint([line], [expected], got, bytes(conv.pending))}")
 
 

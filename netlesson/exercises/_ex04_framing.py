@@ -15,9 +15,10 @@ import threading
 import time
 
 from ..framing import PREFIX
+from ..serverlog import describe_bytes
 from ._harness import (CALL_TIMEOUT, Call, call_with_deadline, checker, describe_exception, fail,
                        require_callable, start_call)
-from ._wire import close_quietly, read_available, short, tcp_pair
+from ._wire import close_quietly, read_available, tcp_pair
 
 __all__ = ["check_recvall", "check_length_prefix"]
 
@@ -42,7 +43,7 @@ def _outcome(call: Call) -> str:
     if call.error is not None:
         return "raised " + describe_exception(call.error)
     if isinstance(call.value, (bytes, bytearray)):
-        return f"returned {short(bytes(call.value))}"
+        return f"returned {describe_bytes(bytes(call.value))}"
     return f"returned {call.value!r}"
 
 
@@ -117,8 +118,8 @@ def check_recvall(recvall) -> None:
                  "EOFError then (a loop that keeps calling recv() spins forever)")
         if early.error is None:
             fail(f"the peer sent 5 bytes and closed, and recvall(sock, 10) returned "
-                 f"{short(bytes(early.value))}: a short message must not pass as a whole one. "
-                 f"Raise EOFError when recv() returns b'' before you have n bytes")
+                 f"{describe_bytes(bytes(early.value))}: a short message must not pass as a "
+                 f"whole one. Raise EOFError when recv() returns b'' before you have n bytes")
         if not isinstance(early.error, EOFError):
             fail(f"the peer sent 5 bytes and closed; recvall(sock, 10) should raise EOFError, "
                  f"it raised {describe_exception(early.error)}")
@@ -155,7 +156,7 @@ def check_length_prefix(send_msg, recv_msg) -> None:
                 else:
                     hint = "send the 4-byte prefix, then the payload"
                 fail(f"send_msg(sock, {payload!r}) should put {want!r} on the wire; it sent "
-                     f"{short(wire)}: {hint}")
+                     f"{describe_bytes(wire)}: {hint}")
 
         a.sendall(PREFIX.pack(5) + b"hello" + PREFIX.pack(3) + b"abc")
         for expected in (b"hello", b"abc"):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import socketserver
 
 from ..source import defining_class
-from ._harness import (checked_class, checker, describe_exception, fail, fail_if_server_error,
-                       make_check_server, require_class, serving)
+from ._harness import (CALL_TIMEOUT, call_with_deadline, checked_class, checker,
+                       describe_exception, fail, fail_if_server_error, make_check_server,
+                       require_class, serving, student_frame)
 from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, connect, tcp_pair
 
 __all__ = ["check_verify_request", "check_allow_list_server"]
@@ -64,21 +65,33 @@ def _serve_one(address) -> tuple[bytes | None, str]:
         return data, "closed" if not data else "served"
 
 
+def _verify(server, request, address):
+    """``server.verify_request(request, address)`` under the checkers' deadline: its verdict."""
+    __tracebackhide__ = True  # noqa: F841
+    call = call_with_deadline(server.verify_request, request, address)
+    if call.hung:
+        fail(f"verify_request(request, {address}) did not return within {CALL_TIMEOUT:g} s"
+             f"{student_frame(call.stack())}: serve_forever() calls it for every new "
+             f"connection, so a verify_request that waits or loops stops the whole server. "
+             f"Decide from client_address[0] and return at once")
+    if call.error is not None:
+        fail(f"verify_request(request, {address}) raised {describe_exception(call.error)}. "
+             f"client_address is a (host, port) tuple; the host is client_address[0]. "
+             f"An exception here would stop serve_forever()")
+    return call.value
+
+
 @checker
 def check_verify_request(server_class) -> None:
     """Exercise 5, part 1: ``verify_request`` decides from ``client_address`` alone."""
     __tracebackhide__ = True  # noqa: F841
     server = _allow_list_server(server_class)
-    a, b = tcp_pair()
+    pair = ()
     try:
+        pair = a, b = tcp_pair()
         for address, allowed in ((("127.0.0.1", 50000), True), (("192.0.2.7", 50001), False),
                                  (("10.0.0.8", 50002), False)):
-            try:
-                verdict = server.verify_request(b, address)
-            except Exception as exc:
-                fail(f"verify_request(request, {address}) raised {describe_exception(exc)}. "
-                     f"client_address is a (host, port) tuple; the host is client_address[0]. "
-                     f"An exception here would stop serve_forever()")
+            verdict = _verify(server, b, address)
             if bool(verdict) != allowed:
                 why = ("is in allowed_hosts" if allowed else
                        f"is not in allowed_hosts {sorted(server_class.allowed_hosts)}")
@@ -99,12 +112,12 @@ def check_verify_request(server_class) -> None:
                  f"('127.0.0.1', 50000)), server.rejected is {rejected!r}: append each refused "
                  f"client_address, and only those")
         server.allowed_hosts = {"192.0.2.1"}
-        if server.verify_request(b, ("127.0.0.1", 50003)):
+        if _verify(server, b, ("127.0.0.1", 50003)):
             fail("after server.allowed_hosts = {'192.0.2.1'} your verify_request still accepted "
                  "127.0.0.1: read the list through self.allowed_hosts, so each server can have "
                  "its own")
     finally:
-        close_quietly(a, b)
+        close_quietly(*pair)
         server.server_close()
 
 

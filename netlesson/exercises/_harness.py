@@ -3,14 +3,17 @@
 The package docstring lists the promises a checker keeps; this module keeps them:
 
 * :func:`checker` wraps each public checker: prints from other threads are
-  held back (:func:`route_thread_output`) and quoted in the failure message.
+  held back (:func:`route_thread_output`; the first few lines are kept, the
+  rest only counted) and quoted in the failure message.
 * :func:`call_with_deadline` runs a student's callable in a worker thread, so a
   call that never returns is reported instead of waited for.
 * :class:`CheckMixIn` records what the handler threads do (their exceptions,
   how many requests finished, which connections are open); :func:`serving`
   runs such a server with the course's own launcher
-  (:func:`netlesson.background.start`) and stops it with its bounded stop
-  sequence (:func:`netlesson.classroom.stop_serving`), also when the check fails.
+  (:func:`netlesson.background.start`, outside its registry of the student's
+  servers) and stops it with its bounded stop sequence
+  (:func:`netlesson.classroom.stop_serving`), also when the check fails.  The
+  student's server object keeps every attribute and method it had.
 * :func:`describe_exception` names the student's exception with its line.
 
 Socket helpers (every operation with a timeout) are in :mod:`._wire`.
@@ -39,15 +42,63 @@ CALL_TIMEOUT = 3.0
 # ---------------------------------------------------------------------------
 # failures, and what other threads printed meanwhile
 # ---------------------------------------------------------------------------
+class PrintedLines:
+    """What other threads printed during a check: the first lines, and how many more.
+
+    A handler that prints in a tight loop must not grow memory without limit,
+    and a failure message quotes only a few lines anyway: the first *keep*
+    non-blank lines are kept (each cut to *width* characters), later ones are
+    only counted.
+    """
+
+    def __init__(self, keep: int = 6, width: int = 200):
+        self.keep = keep
+        self.width = width
+        self.lines: list[str] = []
+        self.more = 0  #: non-blank lines printed after the first *keep*
+        self._partial = ""  # the line being written (at most *width* characters kept)
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            *complete, rest = (self._partial + str(text)).split("\n")
+            self._partial = rest[:self.width]
+            for line in complete:
+                self._add(line)
+
+    def _add(self, line: str) -> None:
+        if not line.strip():
+            return
+        if len(self.lines) < self.keep:
+            self.lines.append(line[:self.width])
+        else:
+            self.more += 1
+
+    def note(self) -> str:
+        """The paragraph a failure message ends with (``""`` if nothing was printed)."""
+        with self._lock:
+            lines, more = list(self.lines), self.more
+            if self._partial.strip():  # a last line without its newline
+                if len(lines) < self.keep:
+                    lines.append(self._partial)
+                else:
+                    more += 1
+        if not lines:
+            return ""
+        counted = f" (the first {len(lines)} of {len(lines) + more} lines)" if more else ""
+        body = "\n".join(f"    {line}" for line in lines)
+        return f"\n\nYour code printed from another thread{counted}:\n{body}"
+
+
 class _ThreadRoutedStream:
     """Stands in for ``sys.stdout``/``sys.stderr`` while a check runs.
 
     Writes from the checking thread go to the real stream; writes from any
-    other thread (the student's handler threads, our worker threads) are kept
-    in ``captured``.
+    other thread (the student's handler threads, our worker threads) go to
+    ``captured``, a :class:`PrintedLines`.
     """
 
-    def __init__(self, target, owner: int, captured: list):
+    def __init__(self, target, owner: int, captured: PrintedLines):
         self._target = target
         self._owner = owner
         self._captured = captured
@@ -55,7 +106,7 @@ class _ThreadRoutedStream:
     def write(self, text):
         if threading.get_ident() == self._owner:
             return self._target.write(text)
-        self._captured.append(str(text))
+        self._captured.write(text)
         return len(text)
 
     def flush(self):
@@ -71,8 +122,8 @@ class _ThreadRoutedStream:
 
 @contextlib.contextmanager
 def route_thread_output():
-    """Collect what threads other than this one write to stdout/stderr; yield the list."""
-    captured: list[str] = []
+    """Hold back what other threads write to stdout/stderr; yield a :class:`PrintedLines`."""
+    captured = PrintedLines()
     owner = threading.get_ident()
     old_out, old_err = sys.stdout, sys.stderr
     sys.stdout = _ThreadRoutedStream(old_out, owner, captured)
@@ -81,16 +132,6 @@ def route_thread_output():
         yield captured
     finally:
         sys.stdout, sys.stderr = old_out, old_err
-
-
-def _printed_note(captured: list[str], limit: int = 6) -> str:
-    lines = [line for line in "".join(captured).splitlines() if line.strip()]
-    if not lines:
-        return ""
-    shown = lines[-limit:]
-    more = f" (last {limit} of {len(lines)} lines)" if len(lines) > limit else ""
-    body = "\n".join(f"    {line}" for line in shown)
-    return f"\n\nYour code printed from another thread{more}:\n{body}"
 
 
 def checker(func):
@@ -106,7 +147,7 @@ def checker(func):
                 failure = exc
         # Raised afresh here, outside the checker's internals, so the student's
         # traceback is two frames long and ends with the explanation.
-        raise AssertionError(f"{failure}{_printed_note(captured)}") from None
+        raise AssertionError(f"{failure}{captured.note()}") from None
 
     return wrapper
 
@@ -354,20 +395,28 @@ def make_check_server(server_class, handler_class, what: str):
             except Exception:  # noqa: BLE001 - the student's server_close; the error above matters
                 pass
         fail(f"could not create the server for {what}: {describe_exception(call.error)}")
-    return call.value
+    server = call.value
+    if not hasattr(server, "socket"):  # TCPServer.__init__ never ran: nothing was bound
+        fail(f"could not create the server for {what}: it has no socket after your __init__ "
+             f"returned. Call super().__init__(server_address, RequestHandlerClass) first in "
+             f"your __init__ -- that is where the server binds its address and listens -- and "
+             f"only then set your own attributes")
+    return server
 
 
 @contextlib.contextmanager
 def serving(server):
     """Serve *server* (a :class:`CheckMixIn` server) in the background while the block runs.
 
-    The course's launcher runs it (:func:`netlesson.background.start`, under a
-    name of its own, so the student's servers are left alone); when the block
-    ends, failed check or not, the handle's ``stop()`` shuts it down, ends the
-    connections handlers still hold and closes it, all within 2 s; then the
-    handlers get a moment to return.
+    The course's launcher runs it (:func:`netlesson.background.start` with
+    ``register=False``: the student's own servers, which the launcher knows by
+    name, are left alone, and so is a ``log`` the server already has); when the
+    block ends, failed check or not, the handle's ``stop()`` shuts it down,
+    ends the connections handlers still hold and closes it, all within 2 s;
+    then the handlers get a moment to return.
     """
-    handle = background.start(server, f"check-serve-{id(server):x}", poll_interval=0.05)
+    handle = background.start(server, f"check-serve-{id(server):x}", poll_interval=0.05,
+                              register=False)
     try:
         yield server
     finally:

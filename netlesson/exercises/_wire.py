@@ -1,4 +1,4 @@
-"""How a checker talks to the student's code over a socket, and quotes what came back.
+"""How a checker talks to the student's code over a socket.
 
 Every socket here has a timeout, so no read waits for a reply forever.
 """
@@ -99,9 +99,3 @@ def read_lines(sock: socket.socket, count: int, pending: bytearray,
         pending += chunk
     return lines, closed
 
-
-def short(data: bytes, limit: int = 70) -> str:
-    """``repr(data)``, cut after *limit* bytes with the full length named."""
-    if len(data) <= limit:
-        return repr(data)
-    return f"{data[:limit]!r}... ({len(data)} bytes)"

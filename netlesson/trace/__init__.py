@@ -20,7 +20,7 @@ What is recorded, and why
   handler's classes (their whole MRO, e.g. ``ClassroomServerMixIn.serve_forever`` or
   a student's ``handle``) are collected.  The hook records a frame only if its code
   object is one of those.  ``threading``, ``selectors`` and ``socket`` internals, the
-  client, and module-level helpers such as ``netlesson.classroom.log_event`` are left
+  client, and module-level helpers such as ``netlesson.classroom.peer_log`` are left
   out: they are how the steps are done, not the steps.
 * **The class that really defines each method** (``defining_class``): for each
   recorded call the instance's ``type(self).__mro__`` is walked to find the class whose

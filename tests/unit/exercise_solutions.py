@@ -37,11 +37,17 @@ def failure(check, *args, **kwargs) -> str:
     return str(info.value)
 
 
-def no_check_threads_left() -> bool:
-    """Every server a check started has stopped serving (polled for up to 2 s)."""
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        if not any(t.name.startswith("netlesson-check-serve") for t in threading.enumerate()):
+def no_check_threads_left(prefix: str = "netlesson-check-serve", timeout: float = 2.0) -> bool:
+    """No thread whose name starts with *prefix* is left (polled for up to *timeout* s).
+
+    By default: every server a check started has stopped serving.  With
+    ``prefix="netlesson-check-call-NAME"``: the worker thread that ran the
+    student's ``NAME`` has ended.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if not any(t.name.startswith(prefix) for t in threading.enumerate()):
             return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)
-    return False

@@ -163,25 +163,6 @@ def test_log_is_bounded_so_a_busy_server_does_not_grow_memory():
         assert srv.log.dropped > 0
 
 
-def test_log_mirrors_to_an_output_like_object_from_handler_threads():
-    class FakeOutput:
-        def __init__(self):
-            self.text = []
-            self.threads = set()
-
-        def append_stdout(self, text):
-            self.text.append(text)
-            self.threads.add(threading.current_thread().name)
-
-    out = FakeOutput()
-    with background.start_tcp("test-bg-mirror") as srv:
-        srv.log.mirror_to(out)
-        tcp.echo("mirror", srv.address)
-        assert srv.log.wait_for(kind="closed", timeout=2)
-    assert any("received b'mirror'" in t for t in out.text)
-    assert threading.main_thread().name not in out.threads  # written by handler threads
-
-
 def test_show_log_prints_from_the_calling_thread(capsys):
     with background.start_tcp("test-bg-show") as srv:
         tcp.echo("shown", srv.address)
@@ -200,8 +181,8 @@ def test_log_records_render_the_lines_notebooks_show():
     log.record("reset", peer)
     log.record("closed", peer, messages=3, nbytes=33)
     log.record("truncated", peer, nbytes=8192)
-    log.record("handler_error", ("::1", 5001, 0, 0), error="ValueError: x", traceback="Tb")
-    log.append("a {free} sentence")
+    log.record("handler_error", ("::1", 5001, 0, 0), error=ValueError("x"), traceback="Tb")
+    log("a {free} sentence")
     assert log.lines() == [
         "connected: 127.0.0.1:5000",
         "received b'hi \\xe4\\xbd\\xa0' from 127.0.0.1:5000",
@@ -238,7 +219,7 @@ def test_log_echo_writes_each_records_text_to_a_terminal():
     terminal = io.StringIO()
     log = ServerLog(200, echo=terminal)
     log.record("received", ("127.0.0.1", 5000), data=b"hi")
-    log.append("bye")
+    log("bye")
     assert terminal.getvalue() == "received b'hi' from 127.0.0.1:5000\nbye\n"
 
 
@@ -247,7 +228,7 @@ def test_a_plain_server_without_a_log_sends_records_to_logging(caplog):
         pass
 
     with caplog.at_level(logging.INFO, logger="netlesson"):
-        classroom.log_event(Plain(), "closed", ("127.0.0.1", 5000), messages=1, nbytes=2)
+        classroom.peer_log(Plain(), ("127.0.0.1", 5000))("closed", messages=1, nbytes=2)
     (record,) = caplog.records
     assert record.getMessage() == "closed: 127.0.0.1:5000 (1 recv, 2 bytes)"
     assert record.kind == "closed" and record.peer == ("127.0.0.1", 5000)
@@ -256,12 +237,12 @@ def test_a_plain_server_without_a_log_sends_records_to_logging(caplog):
 def test_server_log_counts_dropped_lines_but_not_cleared_ones():
     log = ServerLog(3)
     for i in range(5):
-        log.append(f"line {i}")
+        log(f"line {i}")
     assert log.lines() == ["line 2", "line 3", "line 4"]
     assert log.dropped == 2
     log.clear()
     assert log.dropped == 0 and len(log) == 0
-    log.append("after clear")
+    log("after clear")
     assert log.dropped == 0
     assert [e.seq for e in log.select()] == [6]
     assert log.select(after=5)[0].text == "after clear"
@@ -283,7 +264,8 @@ def test_crashing_handler_goes_to_the_log_not_to_stderr_and_server_keeps_serving
             with pytest.raises(OSError):
                 udp.echo("x", srv.address, timeout=0.1, retries=0)
         error = srv.log.wait_for(kind="handler_error", timeout=2)
-        assert error is not None and error.fields["error"] == "ValueError: student bug"
+        assert error is not None
+        assert (error.fields["error_type"], error.fields["message"]) == ("ValueError", "student bug")
         assert error.peer[0] == "127.0.0.1"
         assert 'raise ValueError("student bug")' in error.fields["traceback"]
         assert srv.running
@@ -318,7 +300,7 @@ def test_an_exception_leaving_the_block_carries_the_servers_error_as_a_note(caps
     with pytest.raises(OSError) as caught:
         with background.start(server, "test-bg-note") as srv:
             with socket.create_connection(srv.address, timeout=2) as client:
-                assert srv.log.wait_for(kind="serve_error", error="NotImplementedError",
+                assert srv.log.wait_for(kind="serve_error", error_type="NotImplementedError",
                                         timeout=2)
                 client.sendall(b"x")
                 client.recv(1)  # serve_forever died: the connection is reset or closed
@@ -338,7 +320,8 @@ def test_a_plain_servers_handler_error_goes_to_the_log_not_stderr(capfd):
         with socket.create_connection(srv.address, timeout=2) as client:
             client.sendall(b"x")
             assert client.recv(1) == b""  # the handler died; the request was shut down
-        assert srv.log.wait_for(kind="handler_error", error="ValueError: student bug", timeout=2)
+        assert srv.log.wait_for(kind="handler_error", error_type="ValueError",
+                                message="student bug", timeout=2)
         out, err = capfd.readouterr()
         assert "student bug" not in out + err  # nothing printed from the handler's thread
     assert "the last: ValueError: student bug" in capfd.readouterr().out
@@ -449,7 +432,7 @@ def test_the_summary_counts_errors_the_bounded_log_has_dropped(capsys):
             tcp.echo("x", srv.address, timeout=1)
         assert srv.log.wait_for(kind="handler_error", timeout=2)
         for i in range(10):  # push the error's record out of the 5-record log
-            srv.log.append(f"filler {i}")
+            srv.log(f"filler {i}")
         assert not srv.log.select("handler_error")
     assert "logged an error while this block ran; the last: ValueError: student bug" \
         in capsys.readouterr().out
@@ -490,3 +473,119 @@ def test_a_handler_of_a_threaded_server_can_stop_it_and_still_reply(server_kind)
     assert server.stop_took < 1.5  # not the 2 s server_close() would wait for the caller
     assert server.socket.fileno() == -1
     assert not handle.log.select("close_waiting")
+
+
+def test_a_record_missing_a_field_is_refused_when_written_and_the_log_stays_readable():
+    terminal = io.StringIO()
+    log = ServerLog(echo=terminal)
+    log.record("connected", ("127.0.0.1", 5000))
+    with pytest.raises(ValueError, match=r"'closed' record needs the field\(s\) messages, nbytes"):
+        log.record("closed", ("127.0.0.1", 5000))
+    with pytest.raises(ValueError, match="'received' record is about a client"):
+        log.record("received", data=b"x")  # no peer to name
+    assert len(log) == 1  # nothing half-written was stored...
+    assert log.lines() == ["connected: 127.0.0.1:5000"]  # ...so every read still works
+    assert str(log) == "connected: 127.0.0.1:5000"
+    assert terminal.getvalue() == "connected: 127.0.0.1:5000\n"
+
+
+def test_a_handler_that_writes_an_incomplete_record_gets_a_clear_error(capsys):
+    class Forgets(tcp.UpperEchoHandler):
+        def handle(self):
+            self.log("received")  # no data=
+
+    with background.start_tcp("test-bg-incomplete", handler=Forgets) as srv:
+        with pytest.raises(OSError):
+            tcp.echo("x", srv.address, timeout=1)
+        error = srv.log.wait_for(kind="handler_error", error_type="ValueError", timeout=2)
+        assert error is not None
+        assert "'received' record needs the field(s) data" in error.fields["message"]
+        assert srv.log.wait_for(kind="closed", timeout=2)  # finish() still logged
+        srv.show_log()  # every record can be shown
+    out = capsys.readouterr().out
+    assert "exception while handling a request" in out and "ValueError: a 'received'" in out
+
+
+def test_an_error_field_takes_the_exception_and_keeps_its_type_and_message():
+    log = ServerLog()
+    log.record("serve_error", error=OSError("first line\nsecond line"))
+    (entry,) = log.select("serve_error", error_type="OSError")
+    assert dict(entry.fields) == {"error_type": "OSError", "message": "first line\nsecond line"}
+    assert entry.text == "serve_forever stopped with an error: OSError: first line ..."
+    with pytest.raises(ValueError, match="error= takes the exception itself"):
+        log.record("serve_error", error="OSError: a sentence")
+    with pytest.raises(ValueError, match="select by those"):
+        log.select("serve_error", error="OSError: first line ...")
+
+
+def test_select_and_wait_for_refuse_an_unknown_kind():
+    log = ServerLog()
+    with pytest.raises(ValueError, match="unknown log record kind 'handler_eror'"):
+        log.select("handler_eror")
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="unknown log record kind 'clsoed'"):
+        log.wait_for(kind="clsoed", timeout=2)
+    assert time.monotonic() - t0 < 1  # refused at once, not after the timeout
+
+
+def test_a_reader_cannot_change_a_stored_record():
+    log = ServerLog()
+    log.record("closed", ("127.0.0.1", 5000), messages=1, nbytes=3)
+    entry = log.select()[0]
+    with pytest.raises(TypeError):
+        entry.fields["messages"] = 99
+    assert log.select()[0].fields["messages"] == 1
+
+
+def test_a_text_to_wait_for_is_looked_for_in_notes_only():
+    log = ServerLog()
+    log.record("received", ("127.0.0.1", 5000), data=b"handled")  # its text contains "handled"
+    assert log.wait_for("handled", timeout=0) is None
+    log("WhereAmI: handled b'hi'")
+    assert log.wait_for("handled", timeout=0).kind == "note"
+    with pytest.raises(ValueError, match="selects notes"):
+        log.wait_for("handled", kind="received", timeout=0)
+
+
+def test_a_record_keeps_only_the_start_of_large_data_and_its_length():
+    log = ServerLog()
+    big = bytes(range(256)) * 256  # 65536 bytes
+    log.record("received", ("127.0.0.1", 5000), data=bytearray(big))
+    (entry,) = log.select("received", nbytes=len(big))
+    assert entry.fields["data"] == big[:60] and type(entry.fields["data"]) is bytes
+    assert entry.text == f"received {big[:60]!r}... (65536 bytes) from 127.0.0.1:5000"
+
+
+def test_start_leaves_a_log_method_of_the_servers_own_alone():
+    lines = []
+
+    class OwnLog(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+        def log(self, text):  # the student's own
+            lines.append(text)
+
+    server = OwnLog(("127.0.0.1", 0), tcp.UpperEchoHandler)
+    with background.start(server, "test-bg-own-log") as srv:
+        assert tcp.echo("mine", srv.address) == "MINE"
+        assert "log" not in vars(server) and server.log.__func__ is OwnLog.log
+        assert isinstance(srv.log, ServerLog) and srv.log is not server.log
+        deadline = time.monotonic() + 2
+        while not any(line.startswith("closed:") for line in lines):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.01)
+    assert "received b'mine' from 127.0.0.1:" in "\n".join(lines)  # its records, as text
+
+
+def test_an_unregistered_server_is_left_out_of_the_launchers_registry():
+    named = background.start_tcp("test-bg-unregistered")
+    extra = background.start(tcp.create_server(), "test-bg-unregistered", register=False)
+    try:
+        assert named.running and extra.running  # the same name stopped neither
+        assert background.get("test-bg-unregistered") is named
+        assert extra not in background.running()
+        assert tcp.echo("still", extra.address) == "STILL"
+    finally:
+        extra.stop()
+        named.stop()
+    assert not extra.running and background.get("test-bg-unregistered") is None

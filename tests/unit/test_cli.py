@@ -166,6 +166,83 @@ def test_cli_server_on_a_busy_port_explains_and_exits_1(cli_tcp_server):
     assert b"Traceback" not in result.stderr
 
 
+@pytest.fixture
+def busy_port():
+    """A port of 127.0.0.1 that a socket of this test binds and listens on."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        yield taken.getsockname()[1]
+
+
+def _assert_bind_failure(result, *expected):
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert result.stdout == b""
+    for text in expected:
+        assert text in err
+    assert "port=0" not in err and "Traceback" not in err and "[Errno" not in err
+    assert err.startswith("error: ") and err.count("\n") == 1  # one line
+
+
+@pytest.mark.parametrize("command", [
+    ("tcp-server",), ("udp-server",),
+    ("concurrency-server", "threading"), ("concurrency-server", "asyncio"),
+])
+def test_cli_server_on_a_port_bound_elsewhere_names_it_and_suggests_port_0(command, busy_port):
+    if command == ("udp-server",):  # the busy socket is TCP: take the UDP port too
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp_taken:
+            udp_taken.bind(("127.0.0.1", busy_port))
+            result = _run(netlesson(*command, "--port", str(busy_port)), b"", timeout=20)
+    else:
+        result = _run(netlesson(*command, "--port", str(busy_port)), b"", timeout=20)
+    _assert_bind_failure(result, f"127.0.0.1:{busy_port} is in use", "pass --port 0")
+
+
+@pytest.mark.parametrize("command", [
+    ("tcp-server",), ("udp-server",),
+    ("concurrency-server", "single"), ("concurrency-server", "asyncio"),
+])
+def test_cli_server_on_an_address_this_machine_lacks_suggests_hosts(command):
+    # 192.0.2.1 (TEST-NET-1) is assigned to no host: bind() fails with
+    # EADDRNOTAVAIL at once, before any packet could be sent
+    result = _run(netlesson(*command, "--host", "192.0.2.1", "--port", "0"), b"", timeout=20)
+    _assert_bind_failure(result, "cannot bind 192.0.2.1:0: this machine has no such address",
+                         "pass --host 127.0.0.1", "--host 0.0.0.0")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may bind ports below 1024")
+@pytest.mark.parametrize("command", [("tcp-server",), ("concurrency-server", "threading")])
+def test_cli_server_on_a_privileged_port_says_which_ports_to_use(command):
+    result = _run(netlesson(*command, "--port", "80"), b"", timeout=20)
+    _assert_bind_failure(result, "not allowed to bind 127.0.0.1:80", "below 1024",
+                         "--port 1024 or higher", "--port 0")
+
+
+def test_cli_words_a_refused_privileged_port_from_the_errors_attributes(monkeypatch, capsys):
+    """The kernel's EACCES is simulated (this may run as root), through make_server."""
+    import errno
+    import socketserver
+
+    from netlesson import cli
+    from netlesson.classroom import make_server
+
+    class Refused:
+        def __init__(self, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tcp, "create_server", lambda address, **kwargs: make_server(
+        Refused, address, socketserver.BaseRequestHandler))
+    assert cli.main(["tcp-server", "--port", "80"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: not allowed to bind 127.0.0.1:80: ports below 1024 need "
+                   "administrator rights — pass --port 1024 or higher, or --port 0 to let "
+                   "the system pick a free port\n")
+
+
 @pytest.mark.parametrize("args, complaint", [
     (("tcp-server", "--port", "70000"), "70000 is not a port: ports are 0 to 65535"),
     (("tcp-client", "--port", "-1"), "-1 is not a port"),
@@ -272,8 +349,29 @@ def test_cli_udp_client_reports_a_too_long_line_and_goes_on(cli_udp_server):
                   b"before\n" + b"z" * 9000 + b"\nafter\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"BEFORE\nAFTER\n"
-    assert "this datagram is 9000 bytes" in result.stderr.decode()
-    assert "this line was not sent" in result.stderr.decode()
+    err = result.stderr.decode()
+    assert err.count("error: ") == 1
+    assert "this line is a 9000-byte datagram and was not sent" in err
+    assert "at most 8192 bytes per datagram" in err and "lines of at most 8192 bytes" in err
+    # the notebook's advice (a server class setting) is no use at a terminal
+    assert "raise max_packet_size" not in err
+
+
+def test_cli_udp_client_words_udps_own_limit_from_the_error(capsys):
+    """A line over UDP's own limit: the terminal is told it was not sent, and why, once."""
+    import io
+
+    from netlesson import background, udp
+
+    out = io.StringIO()
+    with background.start_udp("test-cli-udp-limit") as srv:
+        status = udp.interactive(srv.address, lines=["z" * 65508, "after"], out=out,
+                                 timeout=1.0, max_datagram=None)
+    err = capsys.readouterr().err
+    assert status == 0 and out.getvalue() == "AFTER\n"
+    assert "this line is a 65508-byte datagram and was not sent" in err
+    assert "carries at most 65507 bytes" in err and "tcp-client" in err
+    assert "max_packet_size" not in err  # no server setting can help here
 
 
 def test_cli_client_ctrl_c_ends_without_traceback(cli_tcp_server):

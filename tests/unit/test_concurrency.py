@@ -5,6 +5,7 @@ comes back, that every process ends); how fast each kind is belongs in
 benchmarks/, not in assertions.
 """
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -163,8 +164,9 @@ def test_unknown_kind_is_refused_before_anything_starts():
 def test_bad_work_and_negative_delay_are_refused():
     with pytest.raises(ValueError, match="'sleep' or 'cpu'"):
         EchoServerProcess("threading", delay=0.1, work="gpu")
-    with pytest.raises(ValueError, match=">= 0"):
-        EchoServerProcess("threading", delay=-1)
+    for delay in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=">= 0"):
+            EchoServerProcess("threading", delay=delay)
 
 
 @pytest.mark.parametrize("kind", ["seed", "netlesson"])
@@ -213,13 +215,106 @@ def test_command_line_serve_prints_the_port_and_exits_at_end_of_input():
         proc.stderr.close()
 
 
-def test_command_line_refuses_an_unknown_kind_without_a_traceback():
-    result = subprocess.run(
-        [sys.executable, "-m", "netlesson", "concurrency-server", "forky"],
-        stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT * 4)
+def _netlesson(*args, timeout=TIMEOUT * 4):
+    return subprocess.run([sys.executable, "-m", "netlesson", *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (("concurrency-server", "forky"), "unknown server kind 'forky'; choose one of single,"),
+    (("concurrency-server", "threading", "--work", "gpu"), "work must be 'sleep' or 'cpu'"),
+    (("concurrency-server", "seed", "--delay", "0.01"), "takes no delay"),
+    (("concurrency-server", "threading", "--delay", "nan"), "nan is not a usable delay"),
+    (("concurrency-server", "threading", "--delay", "inf"), "inf is not a usable delay"),
+    (("concurrency-server", "threading", "--delay", "-1"), "-1 is not a usable delay"),
+    (("concurrency-server", "threading", "--delay", "soon"), "'soon' is not a number"),
+    (("concurrency-server", "threading", "--backlog", "0"), "0 is too small"),
+    (("concurrency-server", "threading", "--backlog", "-5"), "-5 is too small"),
+    (("concurrency-measure", "127.0.0.1"), "'127.0.0.1' is not HOST:PORT"),
+    (("concurrency-measure", "127.0.0.1:0"), "a client needs the server's real port"),
+    (("concurrency-measure", "127.0.0.1:9", "--clients", "0"), "0 is too small"),
+    (("concurrency-measure", "127.0.0.1:9", "--messages", "0"), "0 is too small"),
+    (("concurrency-compare", "--kinds", "single", "forky"), "unknown server kind 'forky'"),
+    (("concurrency-compare", "--clients", "1", "0"), "0 is too small"),
+    (("concurrency-compare", "--messages", "-1"), "-1 is too small"),
+    (("concurrency-compare", "--delay", "nan"), "nan is not a usable delay"),
+    (("concurrency-compare", "--work", "gpu"), "work must be 'sleep' or 'cpu'"),
+    (("concurrency-compare", "--kinds", "seed", "--delay", "0.01"), "takes no delay"),
+])
+def test_command_line_mistakes_are_usage_errors_with_exit_status_2(args, complaint):
+    result = _netlesson(*args)
+    err = result.stderr.decode()
+    assert result.returncode == 2 and result.stdout == b"", err
+    assert err.startswith("usage: netlesson " + args[0])  # the subcommand's usage
+    assert f"netlesson {args[0]}: error: " in err and complaint in err
+    assert "Traceback" not in err
+
+
+def test_other_commands_do_not_import_the_concurrency_package():
+    code = ("import sys\n"
+            "from netlesson import cli\n"
+            "cli.build_parser().parse_args(['tcp-server', '--port', '0'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('netlesson.concurrency')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=TIMEOUT * 4, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_command_line_measure_reports_clients_messages_and_rate():
+    with start_server("threading") as srv:
+        result = _netlesson("concurrency-measure", f"127.0.0.1:{srv.port}", "--clients", "2",
+                            "--messages", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().startswith("2 clients x 3 messages = 6 round trips in ")
+    assert result.stdout.decode().endswith(" round trips/s\n")
+
+
+def test_command_line_measure_without_warmup_serves_a_single_threaded_server():
+    with start_server("single") as srv:
+        result = _netlesson("concurrency-measure", f"127.0.0.1:{srv.port}", "--clients", "2",
+                            "--messages", "2", "--no-warmup")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"2 clients x 2 messages = 4 round trips")
+
+
+def test_command_line_measure_of_a_closed_port_says_to_start_a_server():
+    with socket.socket() as s:  # bound, never listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        result = _netlesson("concurrency-measure", f"127.0.0.1:{port}", "--clients", "1",
+                            "--messages", "1")
+    err = result.stderr.decode()
     assert result.returncode == 1 and result.stdout == b""
-    assert b"error: unknown server kind 'forky'" in result.stderr
-    assert b"Traceback" not in result.stderr
+    assert err.startswith(f"error: nothing is listening on 127.0.0.1:{port}")
+    assert "concurrency-server" in err and "Traceback" not in err
+
+
+def test_command_line_measure_names_a_server_that_is_not_an_upper_case_echo():
+    with background.start_tcp("test-conc-cli-noupper", handler=_NoUpper) as srv:
+        result = _netlesson("concurrency-measure", f"127.0.0.1:{srv.address[1]}",
+                            "--clients", "1", "--messages", "1")
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert f"127.0.0.1:{srv.address[1]} is not an upper-case echo server: sent b'hello" in err
+    assert "Traceback" not in err
+
+
+def test_command_line_compare_prints_a_table_of_the_kinds_asked_for():
+    result = _netlesson("concurrency-compare", "--kinds", "single", "asyncio", "--clients", "1",
+                        "2", "--messages", "2", "--delay", "0.001", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].split() == ["server", "1", "client", "2", "clients"]
+    assert [line.split()[0] for line in lines[2:4]] == ["single", "asyncio"]
+    assert "1 ms of waiting per message" in lines[-1]
+
+
+def test_command_line_compare_of_benchmark_kinds_simulates_no_work_by_default():
+    result = _netlesson("concurrency-compare", "--kinds", "seed", "--clients", "1",
+                        "--messages", "2", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[2].split()[0] == "seed" and lines[-1] == "round trips per second"
 
 
 # -- which package the child imports -------------------------------------------
@@ -309,9 +404,11 @@ def test_run_clients_rejects_a_reply_that_is_not_upper_cased():
 def test_run_clients_times_out_instead_of_hanging_on_a_silent_server():
     with background.start_tcp("test-conc-silent", handler=_Silent) as srv:
         t0 = time.monotonic()
-        with pytest.raises(TimeoutError, match="no reply for 0.2 s after 0 of 6"):
+        with pytest.raises(TimeoutError, match="no reply for 0.2 s after 0 of 6") as info:
             run_clients(srv.address, clients=3, messages=2, timeout=0.2, warmup=False)
         assert time.monotonic() - t0 < 2
+    assert isinstance(info.value, concurrency.NoReply)
+    assert (info.value.timeout, info.value.done, info.value.total) == (0.2, 0, 6)
 
 
 def test_run_clients_reports_a_server_that_closes_mid_conversation():
@@ -383,10 +480,75 @@ def test_comparison_plot_draws_one_line_per_kind_plus_the_ideal():
     assert ax.get_xlabel() == "concurrent clients"
 
 
+def _server_children() -> set[int]:
+    """PIDs of this process's live children running ``concurrency-server``.
+
+    Asks the operating system, not ``_process._running`` (a WeakSet: a
+    process object dropped without being stopped vanishes from it while its
+    child runs on).  psutil if installed, else Linux's /proc.
+    """
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    found = set()
+    if psutil is not None:
+        for child in psutil.Process().children():
+            try:
+                if (child.status() != psutil.STATUS_ZOMBIE
+                        and "concurrency-server" in child.cmdline()):
+                    found.add(child.pid)
+            except psutil.Error:  # exited meanwhile
+                pass
+        return found
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("neither psutil nor /proc: cannot list child processes")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except OSError:  # exited meanwhile
+            continue
+        state, ppid = stat[stat.rindex(b")") + 2:].split()[:2]
+        if int(ppid) == os.getpid() and state != b"Z" and b"concurrency-server" in cmdline:
+            found.add(int(entry))
+    return found
+
+
+def _leaked(before: set[int], deadline: float = 5.0) -> set[int]:
+    """Children started since *before* still running after *deadline* seconds (polled)."""
+    end = time.monotonic() + deadline
+    while True:
+        leaked = _server_children() - before
+        if not leaked or time.monotonic() > end:
+            return leaked
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["psutil", "/proc"])
+def test_the_leak_check_sees_a_server_that_was_not_stopped(how, monkeypatch):
+    if how == "/proc":
+        monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil now fails
+    elif importlib.util.find_spec("psutil") is None:
+        pytest.skip("psutil is not installed")
+    before = _server_children()
+    srv = start_server("threading")
+    try:
+        assert _leaked(before, deadline=0) == {srv.pid}
+    finally:
+        srv.stop()
+    assert _leaked(before) == set()
+
+
 def test_compare_measures_each_kind_in_its_own_process():
+    before = _server_children()  # the module's shared server may be running
     result = concurrency.compare(("single", "asyncio"), (1, 3), messages=2, delay=0.001)
     assert result.kinds == ["single", "asyncio"]
     assert result.client_counts == [1, 3]
     assert {(m.kind, m.clients, m.round_trips) for m in result.measurements} == {
         ("single", 1, 2), ("single", 3, 6), ("asyncio", 1, 2), ("asyncio", 3, 6)}
-    assert concurrency.stop_all() == 0  # every server was stopped already
+    assert _leaked(before) == set()  # every server compare started has exited

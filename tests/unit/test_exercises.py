@@ -15,11 +15,10 @@ import socket
 import socketserver
 import tempfile
 import threading
-import time
 
 import nbformat
 import pytest
-from exercise_solutions import EXERCISES, failure, load_solution
+from exercise_solutions import EXERCISES, failure, load_solution, no_check_threads_left
 
 from netlesson import background, exercises
 from netlesson.exercises import _harness
@@ -68,8 +67,8 @@ def test_a_server_that_serves_forever_in_its_init_is_reported_not_waited_for(ex0
     assert "could not create the server for ServesInInit: your __init__ did not return " \
            "within 3 s (test_exercises.py, line" in message
     assert "self.serve_forever()" in message and "start it from outside" in message
-    time.sleep(0.2)  # the checker shut the server down: __init__ has returned
-    assert not any(t.name.startswith("netlesson-check-call") for t in threading.enumerate())
+    # the checker shut the server down: __init__ returns, its worker thread ends
+    assert no_check_threads_left("netlesson-check-call")
 
 
 @pytest.mark.timeout(30)
@@ -96,12 +95,18 @@ def test_a_check_serves_with_the_launcher_and_leaves_the_students_servers_alone(
 
     class Watching(ex01["LineUpperHandler"]):
         def handle(self):
-            seen.append([h.name for h in background.running()])
+            serving = [t.name for t in threading.enumerate()
+                       if t.name.startswith("netlesson-check-serve-")]
+            seen.append((serving, background.running()))
             super().handle()
 
     exercises.check_line_handler(Watching)
-    assert seen and all(any(n.startswith("check-serve-") for n in names) for names in seen)
-    assert background.running() == [tcp_server]  # the check's server is stopped and gone
+    assert seen
+    for serving, registered in seen:
+        assert serving  # the launcher's serving thread runs the check's server...
+        assert registered == [tcp_server]  # ...which stays out of the student's registry
+    assert background.running() == [tcp_server]
+    assert no_check_threads_left()  # the check's server is stopped
 
 
 # ---------------------------------------------------------------------------
@@ -173,3 +178,19 @@ def test_every_test_cell_calls_a_checker_and_every_answer_has_a_solution(path):
     for cell in answers:
         assert not cell.metadata["nbgrader"]["locked"]
         assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") >= 1
+
+
+def test_what_handler_threads_print_during_a_check_is_kept_bounded():
+    """A handler printing in a tight loop must not grow memory: the first lines, then a count."""
+    def chatty():
+        for i in range(100_000):
+            print(f"line {i}")
+
+    with _harness.route_thread_output() as captured:
+        thread = threading.Thread(target=chatty)
+        thread.start()
+        thread.join(30)
+    assert captured.lines == [f"line {i}" for i in range(6)]
+    assert captured.more == 100_000 - 6
+    assert captured.note().startswith(
+        "\n\nYour code printed from another thread (the first 6 of 100000 lines):\n    line 0\n")

@@ -8,11 +8,9 @@ that the checker says *why* it is wrong, not merely that it fails.
 from __future__ import annotations
 
 import struct
-import threading
-import time
 
 import pytest
-from exercise_solutions import failure, load_solution
+from exercise_solutions import failure, load_solution, no_check_threads_left
 
 from netlesson import exercises
 
@@ -64,8 +62,8 @@ def test_recvall_checker_explains_a_loop_that_ignores_the_end_of_the_stream():
 
     message = failure(exercises.check_recvall, spins)
     assert "never returned" in message and "Raise EOFError" in message
-    time.sleep(0.2)  # the checker closed the socket: the spinning thread has ended
-    assert not any(t.name == "netlesson-check-call-spins" for t in threading.enumerate())
+    # the checker closed the socket: the spinning thread ends
+    assert no_check_threads_left("netlesson-check-call-spins")
 
 
 def test_recvall_checker_explains_returning_a_short_message():

@@ -8,6 +8,8 @@ that the checker says *why* it is wrong, not merely that it fails.
 from __future__ import annotations
 
 import socketserver
+import threading
+import time
 
 import pytest
 from exercise_solutions import failure, load_solution, no_check_threads_left
@@ -99,3 +101,57 @@ def test_allow_list_server_checker_sees_a_refused_client_served(ex05):
 
     message = failure(exercises.check_allow_list_server, allow_list_variant(ex05, accepts_then_records))
     assert "was still served" in message and "must return False" in message
+
+
+@pytest.mark.timeout(30)
+def test_a_verify_request_that_never_returns_is_reported_not_waited_for(ex05):
+    release = threading.Event()
+
+    def loops(self, request, client_address):
+        while not release.wait(0.01):  # a loop that never ends (until the test is over)
+            pass
+        return True
+
+    t0 = time.monotonic()
+    try:
+        message = failure(exercises.check_verify_request, allow_list_variant(ex05, loops))
+        took = time.monotonic() - t0
+    finally:
+        release.set()
+    assert took < 3.0 + 2.0  # the checker's own deadline, not the test's timeout
+    assert "verify_request(request, ('127.0.0.1', 50000)) did not return within 3 s" in message
+    assert "while not release.wait(0.01)" in message  # the student's line
+    assert no_check_threads_left("netlesson-check-call-verify_request")
+
+
+def test_allow_list_checkers_leave_the_servers_own_log_method_alone(ex05):
+    said = []
+
+    class LogsRefusals(ex05["AllowListServer"]):
+        def log(self, text):  # the student's own, not a ServerLog
+            said.append(text)
+
+        def verify_request(self, request, client_address):
+            allowed = super().verify_request(request, client_address)
+            if not allowed:
+                self.log(f"refused {client_address[0]}")
+            return allowed
+
+    own_log = LogsRefusals.log
+    exercises.check_verify_request(LogsRefusals)
+    exercises.check_allow_list_server(LogsRefusals)
+    assert LogsRefusals.log is own_log
+    # three refusals in the first check, one while the check's server served
+    assert said == ["refused 192.0.2.7", "refused 10.0.0.8"] + ["refused 127.0.0.1"] * 2
+    assert no_check_threads_left()
+
+
+def test_allow_list_checker_explains_an_init_that_forgets_super(ex05):
+    class NoSuper(ex05["AllowListServer"]):
+        def __init__(self, server_address, RequestHandlerClass):
+            self.rejected = []  # forgot super().__init__(...): nothing is bound
+
+    message = failure(exercises.check_verify_request, NoSuper)
+    assert "could not create the server for NoSuper: it has no socket" in message
+    assert "Call super().__init__(server_address, RequestHandlerClass) first" in message
+    assert "AttributeError" not in message

@@ -108,3 +108,35 @@ def test_visitor_checker_explains_the_released_stub(ex06):
 
     message = failure(exercises.check_visitor_greeting, StubServer, ex06["VisitorHandler"])
     assert "could not create the server for StubServer: NotImplementedError" in message
+
+
+def test_visitor_checkers_leave_the_servers_own_log_method_alone(ex06):
+    said = []
+
+    class OwnLog(ex06["VisitorServer"]):
+        def log(self, text):  # the student's own, not a ServerLog
+            said.append(text)
+
+    class LogsVisits(ex06["VisitorHandler"]):
+        def handle(self):
+            super().handle()
+            self.server.log("greeted")
+
+    own_log = OwnLog.log
+    exercises.check_visitor_greeting(OwnLog, LogsVisits)
+    exercises.check_visitor_counter(OwnLog, LogsVisits, visitors=5)
+    assert OwnLog.log is own_log
+    assert said == ["greeted"] * (3 + 5)  # written through the student's method, every time
+    assert no_check_threads_left()
+
+
+def test_visitor_checker_explains_an_init_that_forgets_super(ex06):
+    class NoSuper(ex06["VisitorServer"]):
+        def __init__(self, server_address, RequestHandlerClass):
+            self.count = 0  # forgot super().__init__(...): nothing is bound
+            self.lock = threading.Lock()
+
+    message = failure(exercises.check_visitor_greeting, NoSuper, ex06["VisitorHandler"])
+    assert "could not create the server for NoSuper: it has no socket" in message
+    assert "Call super().__init__(server_address, RequestHandlerClass) first" in message
+    assert "AttributeError" not in message

@@ -75,6 +75,19 @@ def test_udp_datagram_longer_than_8192_is_reported_not_silent(udp_server):
                         f"max_packet_size cut it; echoing the first 8192 bytes")
 
 
+def test_a_udp_server_reading_big_datagrams_logs_only_their_start():
+    """03_udp_echo lets students raise max_packet_size to 65507: the log stays small."""
+    class BigDatagrams(udp.ClassroomUDPServer):
+        max_packet_size = udp.MAX_UDP_PAYLOAD
+
+    with background.start_udp("test-udp-big", server_class=BigDatagrams) as srv:
+        assert udp.echo(b"q" * 60000, srv.address, max_datagram=None) == b"Q" * 60000
+        received = srv.log.wait_for(kind="received", nbytes=60000, timeout=2)
+    assert received.fields["data"] == b"q" * 60
+    assert received.text == (f"received {b'q' * 60!r}... (60000 bytes) from "
+                             f"127.0.0.1:{received.peer[1]}")
+
+
 def test_udp_exactly_8192_bytes_is_not_truncated(udp_server):
     assert udp.echo(b"z" * 8192, udp_server.address) == b"Z" * 8192
     assert udp_server.log.wait_for(kind="received", timeout=2)  # logged after "truncated"

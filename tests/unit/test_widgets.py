@@ -171,7 +171,7 @@ def test_echo_console_send_method_chinese_and_long_message(tcp_server):
 
 
 def test_echo_console_log_keeps_only_new_lines_in_order(tcp_server):
-    tcp_server.log.append("written before the console existed")
+    tcp_server.log("written before the console existed")
     console = widgets.echo_console(tcp_server)
     console.send("one")
     console.send("two")
