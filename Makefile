@@ -1,20 +1,33 @@
 # netlesson -- one command each for students, instructors and maintainers.
 #   make lab      set everything up, then open the course in JupyterLab
 #   make test     set everything up, then run the whole test suite
-# Set-up = a virtual environment in .venv with the project installed, and
-# Graphviz's `dot` (installed with apt-get when running as root).
+# Two virtual environments, both installed with constraints.txt (a known-good set):
+#   .venv             the course as students run it (no nbgrader: no instructor menus
+#                     in JupyterLab), plus the test tools; make lab, make test
+#   .venv-instructor  the same plus nbgrader; make release, make grade and the
+#                     instructor tests
+# and Graphviz's `dot` (installed with apt-get when running as root).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.netlesson-installed
+IVENV  := .venv-instructor
+IBIN   := $(IVENV)/bin
+ISTAMP := $(IVENV)/.netlesson-installed
+CONSTRAINTS := constraints.txt
+STUDENT_EXTRAS := test,ci
+INSTRUCTOR_EXTRAS := test,instructor
 PORT   ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 OUT    ?= release
 NB     ?=
 SUBMISSIONS ?= submitted
+CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.11, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+# JupyterLab settings for the course's environment: no news or update pop-ups
+LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 
-.PHONY: help setup lab test unit notebooks nbval browser instructor pythons diagrams release grade bench clean
+.PHONY: help setup instructor-setup lab test unit notebooks pythons diagrams release grade bench constraints clean
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets everything up first)"
@@ -26,25 +39,46 @@ help:
 	@echo "make release   build student versions of the exercises into OUT=$(OUT)"
 	@echo "make grade     autograde SUBMISSIONS=$(SUBMISSIONS) into grades.csv"
 	@echo "make bench     run the benchmarks"
+	@echo "make constraints  re-pin constraints.txt to the newest versions that install"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.11, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,instructor]'
+# pip's output goes to a log; on failure its end is shown
+define make_venv
+	@$(CHECK_PYTHON)
+	@echo "Setting up $(1) with the course's packages (log: $(1)/install.log) ..."
+	@$(PYTHON) -m venv $(1)
+	@$(1)/bin/python -m pip install --upgrade pip > $(1)/install.log 2>&1 || { tail -30 $(1)/install.log; exit 1; }
+	@$(1)/bin/python -m pip install -c $(CONSTRAINTS) -e '.[$(2)]' >> $(1)/install.log 2>&1 \
+	    || { tail -30 $(1)/install.log; exit 1; }
+endef
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(call make_venv,$(VENV),$(STUDENT_EXTRAS))
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '$(LAB_OVERRIDES)' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
+
+$(ISTAMP): pyproject.toml $(CONSTRAINTS)
+	$(call make_venv,$(IVENV),$(INSTRUCTOR_EXTRAS))
+	@touch $(ISTAMP)
 
 setup: $(STAMP)
 	@tools/ensure-dot.sh
 
+instructor-setup: $(ISTAMP)
+	@tools/ensure-dot.sh
+
 lab: setup
-	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/lab (the URL with its token follows)"
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	@echo "Starting JupyterLab with the course; open the link printed below. Ctrl-C stops it."
+	@$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
 	    --ServerApp.root_dir=notebooks $(ROOT_FLAG) \
+	    --ServerApp.log_level=WARN --LabApp.log_level=WARN \
 	    --LabApp.default_url=/lab/tree/00_index.ipynb
 
-test: setup
-	$(BIN)/python -m pytest
+# The course and its tests in the students' environment; then the instructor
+# tests (real nbgrader) in the instructor's; then the other Pythons.
+test: setup instructor-setup
+	$(BIN)/python -m pytest --ignore=tests/instructor
+	$(IBIN)/python -m pytest tests/instructor
 	tools/test-pythons.sh
 
 unit: setup
@@ -61,14 +95,23 @@ notebooks: setup
 diagrams: setup
 	$(BIN)/python -m netlesson diagrams --out pics
 
-release: setup
-	$(BIN)/python -m netlesson release --out $(OUT)
+release: instructor-setup
+	$(IBIN)/python -m netlesson release --out $(OUT)
 
-grade: setup
-	$(BIN)/python -m netlesson grade $(SUBMISSIONS)
+grade: instructor-setup
+	$(IBIN)/python -m netlesson grade $(SUBMISSIONS)
 
 bench: setup
 	$(BIN)/python benchmarks/echo_bench.py
 
+# newest versions that install together (every extra), tested by the next make test
+constraints:
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --upgrade pip
+	.venv-constraints/bin/python -m pip install -q -e '.[test,ci,instructor]'
+	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-constraints/bin/python -m pip freeze --exclude-editable \
+	    | grep -vi '^netlesson'; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-constraints
+
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .hypothesis artifacts *.egg-info
+	rm -rf $(VENV) $(IVENV) .venv-3.* .pytest_cache .hypothesis artifacts *.egg-info

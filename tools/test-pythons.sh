@@ -30,10 +30,10 @@ for v in 3.11 3.12 3.13; do
     fi
     venv=".venv-$v"
     stamp="$venv/.netlesson-installed"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
         echo "== setting up $venv with $py"
         "$py" -m venv "$venv" && "$venv/bin/python" -m pip install -q --upgrade pip \
-            && "$venv/bin/python" -m pip install -q -e '.[test]' && touch "$stamp" \
+            && "$venv/bin/python" -m pip install -q -c constraints.txt -e '.[test]' && touch "$stamp" \
             || { echo "could not set up $venv"; status=1; skipped+=("$v (set-up failed)"); continue; }
     fi
     echo "== unit tests on Python $v ($py)"
