@@ -1,9 +1,10 @@
 """Shared pytest set-up (at the root, so it also applies to ``pytest --nbval notebooks/X.ipynb``).
 
-nbval compares stored and fresh outputs.  SVG diagrams and HTML renderings are
-checked by unit tests (tests/unit/test_diagrams.py, test_source.py), and every
+nbval compares stored and fresh outputs.  Diagrams (SVG, and the PNG beside it
+for untrusted notebooks) and HTML renderings are checked by unit tests
+(tests/unit/test_diagrams.py, test_source.py) and by the browser tests, and every
 rich output in the course also carries a stable ``text/plain`` summary, so the
-nbval comparison leaves those two MIME types out.
+nbval comparison leaves those MIME types out.
 """
 
 
@@ -11,7 +12,7 @@ nbval comparison leaves those two MIME types out.
 def pytest_collectstart(collector):
     skip = getattr(collector, "skip_compare", None)
     if skip is not None:  # nbval's IPyNbFile
-        collector.skip_compare = tuple(skip) + ("image/svg+xml", "text/html")
+        collector.skip_compare = tuple(skip) + ("image/svg+xml", "image/png", "text/html")
 
 
 def pytest_collection_modifyitems(session, config, items):

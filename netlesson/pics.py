@@ -56,11 +56,12 @@ def traced_diagrams() -> dict[str, diagrams.Diagram]:
 
 
 def write_all(out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write every course diagram as ``.dot`` and ``.svg`` into ``out_dir``; return the paths.
+    """Write every course diagram as ``.dot``, ``.svg`` and ``.png`` into ``out_dir``;
+    return the paths.
 
     :func:`standard_diagrams`, then :func:`traced_diagrams`.  Raises
     :class:`netlesson.diagrams.DotNotFound` when Graphviz's ``dot`` is missing
-    (each ``.dot`` file is written before its ``.svg``).
+    (each ``.dot`` file is written before its pictures).
     """
     written: list[Path] = []
     for build in (standard_diagrams, traced_diagrams):

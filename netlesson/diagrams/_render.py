@@ -8,9 +8,11 @@ hangs or fails -- and saving it to files.
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -90,7 +92,7 @@ class Diagram:
         self.edges = tuple(edges)
         self.highlighted = tuple(highlighted)
         self.classes = dict(classes or {})
-        self._svg: tuple[str, str] | None = None  # (DOT source, its SVG)
+        self._rendered: dict[str, tuple[str, bytes]] = {}  # format -> (DOT source, picture)
 
     @property
     def dot_source(self) -> str:
@@ -100,10 +102,10 @@ class Diagram:
     def svg(self, timeout: float | None = None) -> str:
         """Render with ``dot`` and return the SVG text.
 
-        Jupyter asks for the SVG every time the diagram is displayed (and
-        :meth:`save` asks again), so the result is kept on the diagram and ``dot``
-        runs again only if the DOT source has changed since (``graph`` is a public,
-        mutable :class:`graphviz.Digraph`).
+        Jupyter asks for the picture every time the diagram is displayed (and
+        :meth:`save` asks again), so each rendering is kept on the diagram and
+        ``dot`` runs again only if the DOT source has changed since (``graph`` is a
+        public, mutable :class:`graphviz.Digraph`).
 
         ``dot`` may run for *timeout* seconds (default :attr:`render_timeout`); then it
         is stopped and :class:`DotTimeout` is raised, so a cell never hangs on a
@@ -115,14 +117,34 @@ class Diagram:
         ``dot``'s complaint in ``stderr``) when it fails.  The SVG is rendered from
         standard input, so it names no file or directory of this machine.
         """
+        return self._render("svg", timeout).decode("utf-8")
+
+    def png(self, timeout: float | None = None) -> bytes:
+        """Render with ``dot`` and return PNG bytes, at 96 dots per inch: a browser
+        shows it at the SVG's size (dot's SVG is measured in points, 96 CSS pixels
+        to the inch).  Same caching, time limit and errors as :meth:`svg`.
+
+        Why a PNG too: JupyterLab does not render stored SVG from an *untrusted*
+        notebook -- and every notebook a student opens on a hub, on Binder or after
+        nbgitpuller is untrusted until its cells run -- but it does show a PNG.
+        """
+        return self._render("png", timeout)
+
+    #: resolution of :meth:`png`: CSS pixels per inch, so the PNG and the SVG match in size
+    png_dpi = 96
+
+    def _render(self, fmt: str, timeout: float | None) -> bytes:
         source = self.dot_source
-        if self._svg is not None and self._svg[0] == source:
-            return self._svg[1]
+        cached = self._rendered.get(fmt)
+        if cached is not None and cached[0] == source:
+            return cached[1]
         dot = shutil.which("dot")
         if dot is None:
             raise DotNotFound(INSTALL_HINT)
         limit = self.render_timeout if timeout is None else timeout
-        command = [dot, f"-K{self.graph.engine}", "-Tsvg"]
+        command = [dot, f"-K{self.graph.engine}", f"-T{fmt}"]
+        if fmt == "png":
+            command.append(f"-Gdpi={self.png_dpi}")
         try:
             done = subprocess.run(command, input=source.encode(self.graph.encoding or "utf-8"),
                                   capture_output=True, timeout=limit, check=False)
@@ -139,21 +161,24 @@ class Diagram:
         if done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, ["dot", *command[1:]],
                                                 done.stdout, done.stderr)
-        svg = done.stdout.decode("utf-8")
-        self._svg = (source, svg)
-        return svg
+        self._rendered[fmt] = (source, done.stdout)
+        return done.stdout
 
     def _fallback_text(self, problem: str) -> str:
         return f"{problem}\n\n{self.summary}\n\nDOT source (any Graphviz viewer can draw it):\n{self.dot_source}"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter display: SVG + summary, or a clear message + DOT source without ``dot``.
+        """Jupyter display: SVG, PNG and the summary, or a clear message + DOT source
+        without ``dot``.
 
-        Never raises: a notebook cell that shows a diagram must not end in a
-        traceback because of a missing system program.
+        A trusted notebook shows the SVG (JupyterLab prefers it); an untrusted one,
+        which will not render stored SVG, shows the PNG, at the same size.  Never
+        raises: a notebook cell that shows a diagram must not end in a traceback
+        because of a missing system program.
         """
         try:
-            bundle = {"image/svg+xml": self.svg(), "text/plain": self.summary}
+            bundle = {"image/svg+xml": self.svg(), "image/png": base64.b64encode(self.png()).decode("ascii"),
+                      "text/plain": self.summary}
         except DotNotFound:
             bundle = self._fallback_bundle(INSTALL_HINT)
         except DotTimeout as exc:
@@ -186,9 +211,10 @@ class Diagram:
         return {"text/plain": text, "text/html": page}
 
     def save(self, directory: str | os.PathLike[str], stem: str | None = None, *, svg: bool = True) -> list[Path]:
-        """Write ``stem.dot`` (and ``stem.svg`` unless ``svg=False``) into ``directory``.
+        """Write ``stem.dot`` (and ``stem.svg`` and ``stem.png`` unless ``svg=False``)
+        into ``directory``.
 
-        Returns the written paths.  Raises :class:`DotNotFound` for the SVG when
+        Returns the written paths.  Raises :class:`DotNotFound` for the pictures when
         ``dot`` is missing (the ``.dot`` file is written first).
         """
         directory = Path(directory)
@@ -200,7 +226,9 @@ class Diagram:
         if svg:
             svg_path = directory / f"{stem}.svg"
             svg_path.write_bytes(self.svg().encode("utf-8"))
-            written.append(svg_path)
+            png_path = directory / f"{stem}.png"
+            png_path.write_bytes(self.png())
+            written += [svg_path, png_path]
         return written
 
     def __str__(self) -> str:
@@ -209,3 +237,10 @@ class Diagram:
     def __repr__(self) -> str:
         first = self.summary.split("\n", 1)[0]
         return f"<Diagram {self.name!r}: {first}>"
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return struct.unpack(">II", data[16:24])

@@ -145,12 +145,15 @@ class Course:
         shots: list[Path] = []
         try:
             notebook = self.student.open(relpath, timeout=90)
+            # as a student first sees it: untrusted, nothing run yet
+            as_opened = notebook.as_opened()
             notebook.run_all(timeout=150)
             self.prestart_next(relpath)
             # Before check(): checking may open the log console, which takes
             # half the window.
             shots = self.screenshot(notebook)
             notebook.check()
+            notebook.problems[:0] = as_opened
         except BaseException:
             if notebook is not None:
                 self.screenshot(notebook, "--failed")

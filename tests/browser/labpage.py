@@ -141,6 +141,57 @@ _LOG_ENTRIES_JS = """
 """
 
 
+_AS_OPENED_JS = """
+() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell')].map(cell => ({
+  images: [...cell.querySelectorAll('.jp-OutputArea-output img')].map(img => img.src.slice(0, 30)),
+  excerpts: [...cell.querySelectorAll('.jp-OutputArea-output .netlesson-source')].map(e => ({
+    coloured: e.querySelectorAll('span[style*="color"]').length,
+    marked: e.querySelectorAll('span[style*="background"]').length,
+  })),
+}))
+"""
+
+
+def _stored_pictures(cell: dict) -> tuple[int, int]:
+    """(diagrams, highlighted source excerpts) among a stored cell's outputs."""
+    diagrams = excerpts = 0
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/svg+xml" in data or "image/png" in data:
+            diagrams += 1
+        html = data.get("text/html", "")
+        html = "".join(html) if isinstance(html, list) else html
+        if 'class="netlesson-source"' in html:
+            excerpts += 1
+    return diagrams, excerpts
+
+
+def as_opened_problems(stored: dict, shown: list[dict]) -> list[Problem]:
+    """What an untrusted notebook, opened and not run, fails to show of its stored outputs.
+
+    *stored* is the notebook file as JSON; *shown* is, per cell, what the page
+    shows (``_AS_OPENED_JS``).  Every stored diagram must be an image -- a PNG,
+    since JupyterLab renders no stored SVG from an untrusted notebook -- and
+    every stored source excerpt must be highlighted code (coloured tokens, the
+    marked lines), not text.
+    """
+    problems = []
+    for index, (cell, page) in enumerate(zip(stored.get("cells", []), shown), start=1):
+        diagrams, excerpts = _stored_pictures(cell)
+        code = first_line(cell_source(cell))
+        if any(src.startswith("data:image/svg") for src in page["images"]):
+            problems.append(Problem(index, "trusted", "an SVG is shown: this notebook was opened "
+                                    "trusted, so the untrusted view was not checked", code))
+        if len(page["images"]) < diagrams:
+            problems.append(Problem(index, "diagram not shown", f"{diagrams} stored, "
+                                    f"{len(page['images'])} shown as an image before running", code))
+        marked = [e for e in page["excerpts"] if e["coloured"] and e["marked"]]
+        if len(marked) < excerpts:
+            problems.append(Problem(index, "excerpt not highlighted", f"{excerpts} stored, "
+                                    f"{len(marked)} shown highlighted before running", code))
+    return problems
+
+
 class LabTimeout(AssertionError):
     """JupyterLab did not reach the expected state in time (what it showed is in the message)."""
 
@@ -282,6 +333,11 @@ class NotebookPage:
     @property
     def path(self) -> Path:
         return self.server.root / self.relpath
+
+    def as_opened(self) -> list[Problem]:
+        """:func:`as_opened_problems` for this notebook, as it is shown now (call before running)."""
+        stored = json.loads(self.path.read_text(encoding="utf-8"))
+        return as_opened_problems(stored, self.page.evaluate(_AS_OPENED_JS))
 
     # -- state ---------------------------------------------------------------
     def state(self) -> dict:

@@ -486,10 +486,10 @@ def test_renders_valid_svg_with_class_names(build):
         if len(path) > 1:
             assert path not in svg
     bundle = d._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml", "text/plain"}
+    assert set(bundle) == {"image/svg+xml", "image/png", "text/plain"}
     assert bundle["text/plain"] == d.summary
     assert set(d._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
-    assert set(d._repr_mimebundle_(exclude={"text/plain"})) == {"image/svg+xml"}
+    assert set(d._repr_mimebundle_(exclude={"text/plain"})) == {"image/svg+xml", "image/png"}
 
 
 def _assert_fallback(bundle: dict, d: Diagram, problem: str) -> None:
@@ -549,12 +549,13 @@ def test_svg_is_rendered_once_per_dot_source(tmp_path, monkeypatch):
     assert d._repr_mimebundle_()["image/svg+xml"] == first
     d.save(tmp_path / "out")
     assert (tmp_path / "out" / f"{d.name}.svg").read_text(encoding="utf-8") == first
-    assert (tmp_path / "runs").read_text().split() == ["run"]  # one dot run for four uses
+    # one dot run per format (SVG, and the PNG the display and save() add) for five uses
+    assert (tmp_path / "runs").read_text().split() == ["run", "run"]
     # the graph is public and mutable: a changed DOT source is drawn again
     d.graph.node("ExtraNode")
     again = d.svg()
     assert "ExtraNode" in again and "ExtraNode" not in first
-    assert (tmp_path / "runs").read_text().split() == ["run", "run"]
+    assert (tmp_path / "runs").read_text().split() == ["run", "run", "run"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="uses an executable script as a fake dot")
@@ -628,6 +629,9 @@ def test_committed_pics_are_up_to_date(stem, request):
     committed = PICS / f"{stem}.dot"
     assert committed.exists(), f"pics/{stem}.dot is missing; {REGENERATE}"
     assert (PICS / f"{stem}.svg").exists(), f"pics/{stem}.svg is missing; {REGENERATE}"
+    png = (PICS / f"{stem}.png")
+    assert png.exists(), f"pics/{stem}.png is missing; {REGENERATE}"
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     text = committed.read_bytes().decode("utf-8")
     recorded = text.split("\n", 1)[0].removeprefix("// ")
     call_flow_pic = stem in CALL_FLOW_STEMS
@@ -678,14 +682,33 @@ def _fake_traces(monkeypatch):
 
 
 @needs_dot
-def test_write_all_writes_dot_and_svg_for_everything(tmp_path, monkeypatch):
+def test_write_all_writes_dot_svg_and_png_for_everything(tmp_path, monkeypatch):
     _fake_traces(monkeypatch)
     written = write_all(tmp_path)
     stems = sorted(standard_diagrams()) + ["call_flow_tcp", "call_flow_udp"]
-    assert sorted(p.name for p in written) == sorted(f"{s}.{ext}" for s in stems for ext in ("dot", "svg"))
+    assert sorted(p.name for p in written) == sorted(f"{s}.{ext}" for s in stems for ext in ("dot", "svg", "png"))
     for stem, d in standard_diagrams().items():
         assert (tmp_path / f"{stem}.dot").read_text() == d.dot_source
     tcp_dot = (tmp_path / "call_flow_tcp.dot").read_text()
     assert set(dot_edges(tcp_dot)) == {(e.tail, e.head) for e in call_flow(TCP_CALLS).edges}
     assert "TCP request" in tcp_dot and "UDP request" in (tmp_path / "call_flow_udp.dot").read_text()
     ET.fromstring((tmp_path / "call_flow_udp.svg").read_bytes())
+
+
+def test_diagram_displays_svg_and_a_png_of_the_same_size_for_untrusted_notebooks():
+    """JupyterLab shows no stored SVG from an untrusted notebook, but shows a PNG."""
+    import base64
+
+    from netlesson.diagrams._render import _png_size
+
+    d = server_classes()
+    bundle = d._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith(("<?xml", "<svg"))
+    width, height = _png_size(base64.b64decode(bundle["image/png"]))
+    svg = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', bundle["image/svg+xml"])
+    # a browser draws 1 pt as 96/72 CSS pixels: the PNG, at 96 dpi, is as big as the SVG
+    assert abs(width - float(svg.group(1)) * 96 / 72) <= 3
+    assert abs(height - float(svg.group(2)) * 96 / 72) <= 3
+    assert bundle["text/plain"] == d.summary
+    only_text = d._repr_mimebundle_(include=["text/plain"])
+    assert only_text == {"text/plain": d.summary}
