@@ -52,6 +52,7 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
     if from_stdin:
         lines = _stdin_lines(prompt)
     err = sys.stderr
+    warned = False  # about a reply that is not the upper-case of its line
     try:
         try:
             client = connect()
@@ -87,10 +88,32 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
                     print(f"error: {_describe(exc, shown=bool(partial))}", file=err)
                     return 1
                 _write(out, reply)
+                if not warned and not _is_upper_echo(line, reply, client):
+                    warned = True  # once: it is the server, not this line
+                    print(f"warning: the server at {format_address(client.address)} does not "
+                          f"look like an upper-case echo server: it answered {_preview(reply)} "
+                          f"to {_preview(line)}; carrying on", file=err, flush=True)
     except KeyboardInterrupt:
         print(file=err)
         return 130
     return 0
+
+
+def _is_upper_echo(line, reply, client) -> bool:
+    """Is *reply* what an upper-case echo answers to *line*?  (``bytes.upper()``, as
+    the server does it: only ASCII letters change.)"""
+    if isinstance(line, bytes):
+        return reply == line.upper()
+    encoding = getattr(client, "encoding", "utf-8")
+    return reply == line.encode(encoding).upper().decode(encoding, "backslashreplace")
+
+
+def _preview(message, limit: int = 40) -> str:
+    """``repr`` of a line or reply, cut after *limit* characters or bytes."""
+    if len(message) <= limit:
+        return repr(message)
+    unit = "bytes" if isinstance(message, bytes) else "characters"
+    return f"{message[:limit]!r}... ({len(message)} {unit})"
 
 
 def _describe(exc, *, shown: bool) -> str:

@@ -257,12 +257,11 @@ def start(server, name: str | None = None, *, poll_interval: float = 0.5,
     return handle._start()
 
 
-def _start_kind(module, name, host, port, handler, server_class, log_size):
+def _start_kind(module, name, host, port, handler, server_class, log_size, **kwargs):
     with _registry_lock:
         old = _registry.pop(name, None)
     if old is not None:
         old.stop()  # frees the port before the new server binds it
-    kwargs = {}
     if issubclass(server_class, ClassroomServerMixIn):
         kwargs["log"] = ServerLog(log_size)
     # create_server's own default handler is the upper-case echo
@@ -272,14 +271,21 @@ def _start_kind(module, name, host, port, handler, server_class, log_size):
 
 
 def start_tcp(name: str = "tcp", *, host: str = "127.0.0.1", port: int = 0, handler=None,
-              server_class=tcp.ClassroomTCPServer, log_size: int = 500) -> ServerHandle:
-    """Start a threaded TCP server (upper-case echo unless *handler* is given)."""
-    return _start_kind(tcp, name, host, port, handler, server_class, log_size)
+              server_class=tcp.ClassroomTCPServer, log_size: int = 500,
+              backlog: int | None = None) -> ServerHandle:
+    """Start a threaded TCP server (upper-case echo unless *handler* is given).
+
+    *host* may be IPv6 (``"::1"``; ``"::"`` is dual-stack where the platform
+    allows).  *backlog* is the listen backlog; ``None`` keeps the class's
+    (:data:`netlesson.classroom.CLASS_BACKLOG`, room for a whole class
+    connecting at once); ``constants.back_log`` gives the seed's 5.
+    """
+    return _start_kind(tcp, name, host, port, handler, server_class, log_size, backlog=backlog)
 
 
 def start_udp(name: str = "udp", *, host: str = "127.0.0.1", port: int = 0, handler=None,
               server_class=udp.ClassroomUDPServer, log_size: int = 500) -> ServerHandle:
-    """Start a threaded UDP server (upper-case echo unless *handler* is given)."""
+    """Start a threaded UDP server (upper-case echo unless *handler* is given; IPv6 *host* too)."""
     return _start_kind(udp, name, host, port, handler, server_class, log_size)
 
 

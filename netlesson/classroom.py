@@ -4,7 +4,9 @@
 
 * configuration as class attributes, the way ``socketserver`` itself is
   configured: ``daemon_threads = True`` (a handler thread never keeps the
-  kernel or interpreter alive) and ``request_queue_size = constants.back_log``;
+  kernel or interpreter alive) and ``request_queue_size = CLASS_BACKLOG``
+  (a listen backlog a whole class can connect into at once; see
+  :data:`CLASS_BACKLOG`, and the ``backlog=`` keyword for another value);
 * a bounded, thread-safe :class:`~netlesson.serverlog.ServerLog` at
   ``server.log`` that handlers write to instead of printing;
 * a record of the requests being handled, so :meth:`close_open_requests` can
@@ -27,12 +29,18 @@ to the handler (``verify_request``, ``process_request``, ``finish_request``,
 runs it.  So everything the walkthrough notebooks show about ``socketserver``
 holds for these servers too.  (``ClassroomUDPServer`` additionally peeks in
 ``get_request`` to notice oversized datagrams; see :mod:`netlesson.udp`.)
+
+:func:`make_server` builds any server class for an IPv4 or an IPv6 address:
+for an IPv6 host (``"::1"``, ``"::"``, or a name that resolves only to IPv6) it
+uses the class with :class:`IPv6MixIn` in front (``address_family = AF_INET6``;
+bound to ``"::"`` it accepts IPv4 clients too where the platform allows).
 """
 
 from __future__ import annotations
 
 import errno
 import functools
+import ipaddress
 import logging
 import socket
 import sys
@@ -40,12 +48,14 @@ import threading
 import time
 import traceback
 
-from . import constants
 from .errors import AddressNotAvailable, PortInUseError, PortNotAllowed, format_address
 from .serverlog import ServerLog, describe_error, render_record
 
 __all__ = [
+    "CLASS_BACKLOG",
     "ClassroomServerMixIn",
+    "IPv6MixIn",
+    "address_family",
     "request_shutdown",
     "stop_serving",
     "wake",
@@ -55,6 +65,17 @@ __all__ = [
     "log_handler_error",
     "end_connections",
 ]
+
+#: The listen backlog of classroom servers (``request_queue_size``): ``socket.SOMAXCONN``,
+#: the largest the platform's headers name (4096 on current Linux; the kernel quietly caps
+#: it at ``net.core.somaxconn``).  A whole class connects to one server at once: with the
+#: seed's ``constants.back_log = 5`` (also ``socketserver``'s default) Linux drops every
+#: handshake beyond the 6th that ``accept()`` has not taken yet, and those clients wait
+#: 1, 3, 7 s for their retries or give up (measured: 500 clients starting together with
+#: a 3 s connect deadline lost 289 of 924 replies).  The seed's 5 stays in
+#: :mod:`netlesson.constants` for the lessons that show that overflow: pass
+#: ``backlog=constants.back_log`` to :func:`make_server` (or ``tcp.create_server``).
+CLASS_BACKLOG = socket.SOMAXCONN
 
 # BaseServer keeps its shutdown flag and "is shut down" event in name-mangled
 # private attributes.  They have had these names since Python 2.6 and still do
@@ -170,7 +191,8 @@ class ClassroomServerMixIn:
     """Mix in *before* the socketserver class: ``class S(ClassroomServerMixIn, ThreadingTCPServer)``."""
 
     daemon_threads = True
-    request_queue_size = constants.back_log
+    #: the listen backlog: :data:`CLASS_BACKLOG`, not the seed's 5 (``backlog=`` overrides it)
+    request_queue_size = CLASS_BACKLOG
     #: how many log lines a server keeps (older ones are dropped)
     log_size = 500
     #: how long stop() waits for handler threads to finish
@@ -178,7 +200,10 @@ class ClassroomServerMixIn:
     #: how long shutdown() waits for a serve_forever() that may not have started
     shutdown_timeout = 1.0
 
-    def __init__(self, server_address, RequestHandlerClass, bind_and_activate=True, *, log=None):
+    def __init__(self, server_address, RequestHandlerClass, bind_and_activate=True, *, log=None,
+                 backlog: int | None = None):
+        if backlog is not None:  # read by server_activate() -> listen(), inside super().__init__
+            self.request_queue_size = _check_backlog(backlog)
         self.log = log if log is not None else ServerLog(self.log_size)
         self._open_requests = {}
         self._open_lock = threading.Lock()
@@ -360,13 +385,111 @@ def _is_handler_thread(server, thread) -> bool:
         return False
 
 
-def make_server(server_class, address, handler_class, **kwargs):
+def _check_backlog(backlog) -> int:
+    """*backlog* if it is a whole number >= 0 (what ``listen()`` takes); else ``ValueError``."""
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
+        raise ValueError(f"a listen backlog is a whole number >= 0, not {backlog!r}")
+    return backlog
+
+
+class IPv6MixIn:
+    """Mix in before a server class to serve IPv6: ``address_family = AF_INET6``.
+
+    Bound to the unspecified address ``"::"`` the socket is made dual-stack
+    (``IPV6_V6ONLY = 0``) where the platform allows, so IPv4 clients reach it
+    too (their addresses then look like ``::ffff:127.0.0.1``); elsewhere it
+    serves IPv6 only.  :func:`make_server` puts it in front by itself when the
+    host is an IPv6 one.
+    """
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        if _is_unspecified(self.server_address[0]) and socket.has_dualstack_ipv6():
+            try:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            except (AttributeError, OSError):
+                pass  # the platform's default stays: IPv6 only
+        super().server_bind()
+
+
+def _is_unspecified(host) -> bool:
+    try:
+        return ipaddress.ip_address(str(host).partition("%")[0]).is_unspecified
+    except ValueError:
+        return False
+
+
+def address_family(host) -> socket.AddressFamily:
+    """The family a server bound to *host* needs: ``AF_INET6`` or ``AF_INET``.
+
+    ``AF_INET6`` for an IPv6 address (``"::1"``, ``"::"``, ``"fe80::1%eth0"``)
+    and for a name that resolves to IPv6 addresses only; ``AF_INET`` for
+    everything else -- an IPv4 address, ``""`` (every IPv4 interface), a name
+    with an IPv4 address (``"localhost"`` often has both: the course's clients
+    and servers meet on 127.0.0.1), or a name that does not resolve (binding it
+    then says so).
+    """
+    host = str(host)
+    if ":" in host:
+        return socket.AF_INET6
+    if not host:
+        return socket.AF_INET
+    try:
+        return socket.AF_INET if ipaddress.ip_address(host).version == 4 else socket.AF_INET6
+    except ValueError:
+        pass  # a name
+    try:
+        families = {info[0] for info in socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return socket.AF_INET
+    if socket.AF_INET6 in families and socket.AF_INET not in families:
+        return socket.AF_INET6
+    return socket.AF_INET
+
+
+@functools.lru_cache(maxsize=64)
+def _ipv6_class(server_class):
+    """*server_class* with :class:`IPv6MixIn` in front, under the same name."""
+    return type(server_class.__name__, (IPv6MixIn, server_class),
+                {"__module__": server_class.__module__,
+                 "__qualname__": server_class.__qualname__,
+                 "__doc__": server_class.__doc__})
+
+
+@functools.lru_cache(maxsize=64)
+def _backlog_class(server_class, backlog: int):
+    """*server_class* with ``request_queue_size = backlog``, under the same name."""
+    return type(server_class.__name__, (server_class,),
+                {"__module__": server_class.__module__,
+                 "__qualname__": server_class.__qualname__,
+                 "__doc__": server_class.__doc__,
+                 "request_queue_size": backlog})
+
+
+def make_server(server_class, address, handler_class, *, backlog: int | None = None, **kwargs):
     """Build ``server_class(address, handler_class)`` with errors in plain words.
 
     A bind failure becomes :class:`~netlesson.errors.PortInUseError` ("127.0.0.1:8081
     is in use — ...") or an ``OSError`` naming the address and the fix.
+
+    An IPv6 host (see :func:`address_family`) gets ``server_class`` with
+    :class:`IPv6MixIn` in front, unless the class already has ``AF_INET6``.
+    *backlog*, if given, is the listen backlog (``request_queue_size``) of
+    this server instead of the class's -- for a classroom server
+    :data:`CLASS_BACKLOG`; ``backlog=constants.back_log`` gives the seed's 5.
+    A 4-tuple address from ``getsockname()`` is accepted as it is.
     """
     address = tuple(address)
+    if (getattr(server_class, "address_family", socket.AF_INET) == socket.AF_INET
+            and address_family(address[0]) == socket.AF_INET6):
+        server_class = _ipv6_class(server_class)
+    if backlog is not None:
+        backlog = _check_backlog(backlog)
+        if issubclass(server_class, ClassroomServerMixIn):
+            kwargs["backlog"] = backlog
+        else:
+            server_class = _backlog_class(server_class, backlog)
     try:
         return server_class(address, handler_class, **kwargs)
     except OSError as exc:

@@ -5,9 +5,17 @@ The seed's four scripts, for two terminals::
     python -m netlesson tcp-server            # terminal 1 (Ctrl-C stops it)
     python -m netlesson tcp-client            # terminal 2: type lines, Ctrl-D ends
 
-These four take ``--host`` and ``--port`` (default: ``constants.ip_port``,
-127.0.0.1:8081).  Servers print each connection and message; clients print
-each reply.  Besides those:
+These four take ``--host`` (``::1`` and ``::`` for IPv6) and ``--port``:
+its default is the environment variable ``NETLESSON_PORT`` when set (a port of
+one's own on a shared machine, see :mod:`netlesson.sharedhost`), else the
+seed's ``constants.ip_port`` (127.0.0.1:8081); ``--help`` says which.
+``tcp-server`` also takes ``--backlog``.  Servers print each connection and
+message, one whole line per event (to a pipe or file in batches at most 0.1 s
+late: :class:`~netlesson.serverlog.ServerLog`); a second Ctrl-C while one
+stops is ignored.  Clients print each reply.  On Linux a server whose port is
+taken says who holds it (a process of yours, another user, JupyterHub), and a
+client warns before talking to another user's server, and once if the replies
+are not the upper-cased lines.  Besides those:
 
 * ``diagrams --out DIR`` redraws pics/;
 * ``release`` and ``grade`` are the instructors' nbgrader workflow (see README);
@@ -21,18 +29,24 @@ each reply.  Besides those:
   in turn, measures it at several client counts and prints a table.
 
 A failure is one ``error: ...`` line on standard error and exit status 1,
-worded here from the exception's attributes in a terminal's terms
-(``--port 0``, Ctrl-C) rather than a notebook's; a usage mistake is argparse's
-message and exit status 2.
+worded here from the exception's attributes (and the data of
+:func:`netlesson.sharedhost.port_holders`) in a terminal's terms (``--port 0``,
+Ctrl-C) rather than a notebook's; a host name that does not resolve is named.
+A usage mistake is argparse's message and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
+import signal
+import socket
 import sys
+import threading
 
-from . import constants, instructor
+from . import constants, instructor, sharedhost
 from .errors import AddressNotAvailable, PortInUseError, PortNotAllowed, format_address
 
 __all__ = ["main", "build_parser"]
@@ -118,34 +132,77 @@ def _progress(text: str) -> None:
 # -- the seed's four scripts ----------------------------------------------------
 
 
-def _serve(kind: str, host: str, port: int) -> int:
+@contextlib.contextmanager
+def _quiet_second_interrupt():
+    """The first Ctrl-C raises ``KeyboardInterrupt``; any further one is ignored.
+
+    A second Ctrl-C while the server stops would otherwise interrupt the stop
+    itself with a traceback.  Once one has come the process is on its way out,
+    so the handler stays; without one the previous handler is put back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        fired.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        if not fired:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _unresolved(host: str, port: int, kind: str) -> str | None:
+    """Why *host* cannot be used (it does not resolve), or ``None`` when it can."""
+    if not host:  # bind every interface
+        return None
+    kind_type = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
+    try:
+        socket.getaddrinfo(host, port, type=kind_type)
+    except socket.gaierror as exc:
+        return (f"cannot resolve host {host!r} ({exc.strerror}) — check its spelling, or pass "
+                f"--host 127.0.0.1 (this machine) or --host ::1 (this machine, IPv6)")
+    return None
+
+
+def _serve(kind: str, host: str, port: int, backlog: int | None = None) -> int:
     from . import tcp, udp
     from .serverlog import ServerLog
 
     module = tcp if kind == "tcp" else udp
+    unresolved = _unresolved(host, port, kind)
+    if unresolved:
+        return _fail(unresolved)
     log = ServerLog(200, echo=sys.stdout)
+    options = {"backlog": backlog} if backlog is not None else {}
     try:
-        server = module.create_server((host, port), log=log)
+        server = module.create_server((host, port), log=log, **options)
     except OSError as exc:
-        return _fail(_bind_failure(exc))
+        return _fail(_bind_failure(exc, kind))
     with server:
-        bound = server.server_address
-        print(f"{kind.upper()} upper-case echo server on {bound[0]}:{bound[1]} "
+        print(f"{kind.upper()} upper-case echo server on {format_address(server.server_address)} "
               f"({type(server).__name__}); Ctrl-C to stop", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            print("\nstopping", flush=True)
+            log.flush_echo()  # the records before it, then this line
+            sys.stdout.write("\nstopping\n")
         finally:
-            server.close_open_requests()
+            server.close_open_requests()  # their "closed" records follow
+    log.flush_echo()
     return 0
 
 
-def _bind_failure(exc: OSError) -> str:
+def _bind_failure(exc: OSError, kind: str = "tcp") -> str:
     """Why a server could not bind, from the error's attributes, with the options that help."""
     if isinstance(exc, PortInUseError):
-        return (f"{format_address(exc.address)} is in use — stop the other server (Ctrl-C in its "
-                f"terminal) or pass --port 0 to let the system pick a free port")
+        return _in_use(exc.address, sharedhost.port_holders(exc.address, kind))
     if isinstance(exc, PortNotAllowed):
         return (f"not allowed to bind {format_address(exc.address)}: ports below 1024 need "
                 f"administrator rights — pass --port 1024 or higher, or --port 0 to let the "
@@ -156,17 +213,106 @@ def _bind_failure(exc: OSError) -> str:
     return str(exc)  # says nothing about attributes: the same text fits a terminal
 
 
+_OWN_PORT = (f"pass --port 0 to let the system pick a free port, or give yourself a port of "
+             f"your own in both terminals (export {sharedhost.PORT_VARIABLE}=PORT)")
+
+
+def _in_use(address, holders) -> str:
+    """A busy port, worded from who holds it (:func:`netlesson.sharedhost.port_holders`)."""
+    where = format_address(address)
+    hub = next((h for h in holders if h.jupyterhub), None)
+    if hub is not None:
+        return (f"{where} is in use by JupyterHub ({_whose(hub)}; its API listens on "
+                f"127.0.0.1:8081 by default, and it is not yours to stop) — {_OWN_PORT}")
+    theirs = next((h for h in holders if not h.mine), None)
+    if theirs is not None:
+        return (f"{where} is in use by another user ({_whose(theirs)}): on a shared machine "
+                f"every user's servers share one loopback — {_OWN_PORT}")
+    if holders:
+        pid = holders[0].pid
+        if pid is None:
+            who = "another process of yours"
+        elif pid == os.getpid():
+            who = f"this very process ({pid})"
+        else:
+            who = f"your own process {pid} ({_short(holders[0].command)})"
+        return (f"{where} is in use by {who} — stop it (Ctrl-C in its terminal) or "
+                f"{_OWN_PORT}")
+    return (f"{where} is in use — stop the other server (Ctrl-C in its terminal) or "
+            f"{_OWN_PORT}")
+
+
+def _whose(holder) -> str:
+    """``user alice, uid 1001`` and, when visible, ``process 42: jupyterhub ...``."""
+    who = f"user {holder.user}, uid {holder.uid}" if holder.user else f"uid {holder.uid}"
+    if holder.pid is not None:
+        who += f", process {holder.pid}: {_short(holder.command)}"
+    return who
+
+
+def _short(command: str | None, limit: int = 60) -> str:
+    """A command line for one line of text: the program's base name, at most *limit* chars."""
+    if not command:
+        return "command unknown"
+    words = command.split()
+    text = " ".join([os.path.basename(words[0]), *words[1:]])
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _warn_about_server(host: str, port: int, kind: str) -> None:
+    """Before a client sends: warn when the server at the address is another user's (Linux)."""
+    holders = sharedhost.port_holders((host, port), kind)
+    if not holders or any(h.mine for h in holders):
+        return  # nobody (the client will say so), or one of ours
+    where = format_address((host, port))
+    holder = holders[0]
+    if holder.jupyterhub:
+        print(f"warning: {where} is JupyterHub's ({_whose(holder)}), not an echo server: your "
+              f"lines would go to the hub — start your own server (tcp-server --port 0) and "
+              f"pass the port it prints with --port, or set {sharedhost.PORT_VARIABLE}",
+              file=sys.stderr, flush=True)
+        return
+    print(f"warning: the server at {where} belongs to another user ({_whose(holder)}): your "
+          f"lines go to their server — start your own ({kind}-server --port 0, then --port "
+          f"PORT here), or set {sharedhost.PORT_VARIABLE} to a port of your own in both "
+          f"terminals", file=sys.stderr, flush=True)
+
+
 def _client(kind: str, host: str, port: int, timeout: float) -> int:
     from . import tcp, udp
 
+    unresolved = _unresolved(host, port, kind)
+    if unresolved:
+        return _fail(unresolved)
+    _warn_about_server(host, port, kind)
     if kind == "tcp":
         return tcp.interactive((host, port), timeout=timeout)
     # waits of 1, 2, 4 ... seconds, none longer than --timeout
     return udp.interactive((host, port), timeout=min(timeout, 1.0), max_timeout=timeout)
 
 
+def _default_port() -> tuple[int | None, str]:
+    """The seed commands' default port and where it comes from, for ``--help``.
+
+    ``None`` (and the complaint) when :data:`netlesson.sharedhost.PORT_VARIABLE`
+    is set to something that is not a port: reported when a command needs it.
+    """
+    variable = sharedhost.PORT_VARIABLE
+    try:
+        port = sharedhost.port_from_environment()
+    except ValueError as exc:
+        return None, str(exc)
+    if port is not None:
+        return port, f"default {port}, from the environment variable {variable}"
+    return constants.ip_port[1], (f"default {constants.ip_port[1]}, the seed's "
+                                  f"(constants.ip_port); set {variable} for a port of your own")
+
+
 def _add_seed_commands(sub) -> None:
-    default_host, default_port = constants.ip_port
+    default_host = constants.ip_port[0]
+    default_port, port_source = _default_port()
+    port_help = (port_source if default_port is not None
+                 else f"no usable default: {port_source}")
     for name, help_text in [
         ("tcp-server", "threaded TCP upper-case echo server"),
         ("tcp-client", "TCP client: sends each line of standard input, prints each reply"),
@@ -174,11 +320,19 @@ def _add_seed_commands(sub) -> None:
         ("udp-client", "UDP client: sends each line as a datagram, prints each reply"),
     ]:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--host", default=default_host, help=f"default {default_host}")
-        p.add_argument("--port", type=_client_port if name.endswith("client") else _server_port,
+        p.add_argument("--host", default=default_host,
+                       help=f"default {default_host}; ::1 or :: for IPv6")
+        server = name.endswith("server")
+        p.add_argument("--port", type=_server_port if server else _client_port,
                        default=default_port,
-                       help=f"default {default_port}; 0 picks a free port (servers)")
-        if name == "tcp-client":
+                       help=port_help + ("; 0 picks a free port" if server else ""))
+        p.set_defaults(port_problem=None if default_port is not None else port_source)
+        if name == "tcp-server":
+            p.add_argument("--backlog", type=_count, default=None,
+                           help=f"listen queue length (default socket.SOMAXCONN, "
+                                f"{socket.SOMAXCONN}, so a whole class can connect at once; "
+                                f"the seed's constants.back_log is {constants.back_log})")
+        elif name == "tcp-client":
             p.add_argument("--timeout", type=_seconds, default=5.0,
                            help="seconds to wait for a reply (default 5)")
         elif name == "udp-client":
@@ -186,6 +340,16 @@ def _add_seed_commands(sub) -> None:
                            help="longest single wait for a reply (default 5): the client "
                                 "waits at most 1 s first, then resends up to 3 times with "
                                 "doubling waits capped at this, then gives up")
+
+
+def _seed_command(args) -> int:
+    if args.port is None:  # no --port, and the environment's is unusable
+        return _fail(args.port_problem)
+    kind = args.command[:3]
+    with _quiet_second_interrupt():
+        if args.command.endswith("server"):
+            return _serve(kind, args.host, args.port, getattr(args, "backlog", None))
+        return _client(kind, args.host, args.port, args.timeout)
 
 
 # -- diagrams ---------------------------------------------------------------------
@@ -332,7 +496,7 @@ def _concurrency_server(args) -> int:
         return serve(args.kind, host=args.host, port=args.port, delay=args.delay,
                      work=args.work, backlog=args.backlog, watch_stdin=not args.forever)
     except OSError as exc:
-        return _fail(_bind_failure(exc))
+        return _fail(_bind_failure(exc, "tcp"))
 
 
 def _concurrency_measure(args) -> int:
@@ -396,10 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command
-    if command in ("tcp-server", "udp-server"):
-        return _serve(command[:3], args.host, args.port)
-    if command in ("tcp-client", "udp-client"):
-        return _client(command[:3], args.host, args.port, args.timeout)
+    if command in ("tcp-server", "udp-server", "tcp-client", "udp-client"):
+        return _seed_command(args)
     if command == "diagrams":
         return _diagrams(args.out)
     if command == "release":

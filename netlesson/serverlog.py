@@ -27,12 +27,21 @@ read returned (a UDP server may raise ``max_packet_size`` to 65507 bytes).
 Error records keep the exception's type, message and traceback text.
 
 Command-line servers pass an ``echo`` stream so every record's text is also
-written to the terminal, like the seed's ``print`` calls.
+written there, like the seed's ``print`` calls, each record as one whole line
+(lines from many handler threads never merge).  A terminal gets each line at
+once, and so does a stream asked not to buffer (``python -u``).  A pipe or a
+file gets them in batches, at most :attr:`ServerLog.echo_delay` seconds late,
+written by a timer thread: a handler thread then only appends its record, and
+never waits for a system call or for another handler (on a busy server that
+would cost more than the rest of its work on a message; see
+benchmarks/README.md).  Call :meth:`ServerLog.flush_echo` before writing to
+that stream yourself.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import string
 import threading
@@ -48,6 +57,10 @@ __all__ = ["ServerLog", "LogEntry", "KINDS", "PREVIEW_BYTES", "describe_bytes", 
 
 _now = time.time
 _current_thread = threading.current_thread
+#: each thread's name, looked up once per thread: ``current_thread().name`` is two Python
+#: calls, and on a server with many busy threads every Python call a handler makes per
+#: message is one more chance to lose the GIL (a thread renamed later keeps its first name)
+_this_thread = threading.local()
 
 #: How many bytes of a message a record keeps, and a log line shows before it abbreviates.
 PREVIEW_BYTES = 60
@@ -100,6 +113,10 @@ def _fields_shown(template: str) -> frozenset:
 
 #: kind -> the fields a record of that kind must have (its template shows them)
 _REQUIRED = {kind: _fields_shown(template) for kind, template in KINDS.items()}
+#: kind -> the placeholders its template shows, in order of appearance
+_PLACEHOLDERS = {kind: tuple(dict.fromkeys(name for _, name, _, _
+                                           in string.Formatter().parse(template) if name))
+                 for kind, template in KINDS.items()}
 #: the kinds whose text names the peer: their records must have one
 _ABOUT_A_PEER = frozenset(kind for kind, template in KINDS.items() if "{peer}" in template)
 
@@ -160,22 +177,40 @@ def _checked(kind: str, peer, fields: dict) -> Mapping:
     if peer is None and kind in _ABOUT_A_PEER:
         raise ValueError(f"a {kind!r} record is about a client: pass its address as peer")
     data = fields.get("data")
-    if isinstance(data, bytes | bytearray | memoryview):  # keep only what a line shows
+    if isinstance(data, (bytes, bytearray, memoryview)):  # keep only what a line shows
         fields["nbytes"] = len(data)
         fields["data"] = bytes(data[:PREVIEW_BYTES])
     return types.MappingProxyType(fields)
 
 
 def _render(kind: str, peer, fields: Mapping) -> str:
-    values = dict(fields)
-    for name, value in fields.items():
-        if isinstance(value, bytes | bytearray):
-            values[name] = describe_bytes(value, size=fields.get("nbytes") if name == "data"
-                                          else None)
-    if "error_type" in fields:
-        values["error"] = describe_error(fields["error_type"], fields.get("message", ""))
-    values["peer"] = format_address(peer)
+    # A busy server echoes a line per message: only the placeholders the template shows
+    # are looked at (_PLACEHOLDERS), and a peer's text is made once per peer.
+    values = {}
+    for name in _PLACEHOLDERS[kind]:
+        if name == "peer":
+            values[name] = _peer_text(peer)
+        elif name == "error":
+            values[name] = describe_error(fields["error_type"], fields.get("message", ""))
+        else:
+            value = fields[name]
+            if isinstance(value, (bytes, bytearray)):
+                value = describe_bytes(value, size=fields.get("nbytes") if name == "data"
+                                       else None)
+            values[name] = value
     return KINDS[kind].format_map(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_address(peer) -> str:
+    return format_address(peer)
+
+
+def _peer_text(peer) -> str:
+    try:
+        return _cached_address(peer)
+    except TypeError:  # an unhashable address (a list): not worth caching
+        return format_address(peer)
 
 
 def render_record(kind: str, peer=None, **fields) -> str:
@@ -207,6 +242,23 @@ class LogEntry(NamedTuple):
 
     def __str__(self) -> str:
         return self.text
+
+
+def _line_by_line(stream) -> bool:
+    """Should each echoed line reach *stream* at once?  Yes for a terminal, for a stream
+    asked not to buffer (``python -u``, ``PYTHONUNBUFFERED``, ``line_buffering``) and for
+    one in memory (no file descriptor); a pipe or a file otherwise gets batches."""
+    if stream is None:
+        return False
+    if getattr(stream, "write_through", False) or getattr(stream, "line_buffering", False):
+        return True
+    try:
+        if stream.isatty():
+            return True
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return True
+    return False
 
 
 def _same_address(a, b) -> bool:
@@ -252,16 +304,36 @@ class ServerLog:
     log while handler threads keep writing.
     """
 
+    #: at most this many seconds between a record and its line on an ``echo`` stream
+    #: that is a pipe or a file (a terminal shows each line at once)
+    echo_delay = 0.1
+    #: lines waiting for that stream at most: beyond this, writers wait for it as
+    #: ``print`` would (a reader that stopped reading slows the server, memory stays bounded)
+    echo_backlog = 10_000
+
     def __init__(self, maxlen: int = 500, *, echo=None):
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, got {maxlen}")
         self.maxlen = maxlen
         self.echo = echo
-        # LogEntry-shaped plain tuples; the oldest fall off the left end
+        # LogEntry-shaped plain tuples; the oldest fall off the left end.  Writers take no
+        # lock: next() on a count and deque.append() are each atomic, and a lock that every
+        # handler thread takes for every message makes a busy server with many clients
+        # queue up behind it (see benchmarks/README.md).  Two writers may append in the
+        # other order than their numbers, so readers sort a snapshot (deque.copy(), atomic).
         self._entries: collections.deque[tuple] = collections.deque(maxlen=maxlen)
-        self._lock = threading.Lock()
         self._seq = itertools.count(1)
+        self._lock = threading.Lock()  # readers and clear() against each other
         self._cleared_up_to = 0  # last sequence number removed by clear()
+        # Echo: a terminal (or an unbuffered or in-memory stream) gets each line as it is
+        # recorded.  A pipe or a file gets batches: records wait in _unechoed until a
+        # short-lived timer thread, started by the first of them, renders and writes them
+        # echo_delay seconds later; so a handler thread never waits for a system call.
+        self._echo_each = _line_by_line(echo)
+        self._echo_lock = threading.Lock()  # held while writing: whole lines, in order
+        self._unechoed: collections.deque[tuple] = collections.deque()
+        self._flush_scheduled = False  # a timer will write them
+        self._flush_timer: threading.Timer | None = None  # the latest such timer
 
     # -- writing -----------------------------------------------------------
     def record(self, kind: str, peer=None, **fields) -> None:
@@ -277,27 +349,80 @@ class ServerLog:
         for an unknown kind, a missing field or a missing peer.  Never raises
         because of a bad sink: an ``echo`` stream that is closed is skipped.
         Busy handlers call this once per message, so it stores a plain tuple
-        and renders no text unless a terminal echoes the log (see benchmarks/).
+        and renders no text itself, unless ``echo`` is a terminal (see benchmarks/).
         """
         fields = _checked(kind, peer, fields)
-        with self._lock:
-            self._entries.append((next(self._seq), _now(), _current_thread().name,
-                                  kind, peer, fields))
-        if self.echo is not None:
-            try:
-                print(_render(kind, peer, fields), file=self.echo, flush=True)
-            except (OSError, ValueError):  # closed terminal: keep serving
-                pass
+        thread = getattr(_this_thread, "name", None)  # no Python call: see _this_thread
+        if thread is None:
+            thread = _this_thread.name = _current_thread().name
+        item = (next(self._seq), _now(), thread, kind, peer, fields)
+        self._entries.append(item)
+        if self.echo is None:
+            return
+        if self._echo_each:
+            self._write_echo((item,))
+            return
+        self._unechoed.append(item)  # first, then the flag (flush_echo: the other way round)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True  # two writers may both start a timer: harmless
+            timer = threading.Timer(self.echo_delay, self.flush_echo)
+            timer.name = "netlesson-echo-flush"
+            timer.daemon = True
+            self._flush_timer = timer
+            timer.start()
+        elif len(self._unechoed) > self.echo_backlog:  # the reader is behind: wait, as
+            self.flush_echo()                          # print() would
+
+    def flush_echo(self) -> None:
+        """Write the records not yet on ``echo`` now, and flush it.
+
+        Runs by itself at most :attr:`echo_delay` seconds after a record; call
+        it before writing to the ``echo`` stream yourself, and before exit.
+        """
+        if self.echo is None:
+            return
+        with self._echo_lock:
+            timer, self._flush_timer = self._flush_timer, None
+            if timer is not None and timer is not threading.current_thread():
+                timer.cancel()  # its records are written here
+            # then the flag: a record appended from now on starts a timer of its own,
+            # or is taken here; none is left behind
+            self._flush_scheduled = False
+            pending = self._unechoed
+            items = [pending.popleft() for _ in range(len(pending))]
+            self._write_echo_locked(items)
+
+    def _write_echo(self, items) -> None:
+        with self._echo_lock:
+            self._write_echo_locked(items)
+
+    def _write_echo_locked(self, items) -> None:
+        """Each record's text as one line, all in one write, then a flush."""
+        try:
+            if items:
+                self.echo.write("".join([_render(kind, peer, fields) + "\n"
+                                         for _, _, _, kind, peer, fields in items]))
+            self.echo.flush()
+        except (OSError, ValueError):  # closed terminal: keep serving
+            pass
 
     def __call__(self, text: str) -> None:
         """Add a free sentence, as a ``"note"`` record: ``server.log("...")`` in a handler."""
         self.record("note", text=str(text))
 
     def clear(self) -> None:
+        """Forget the retained records (a record written meanwhile may go too)."""
         with self._lock:
-            if self._entries:
-                self._cleared_up_to = self._entries[-1][0]
+            self._cleared_up_to = max(self._cleared_up_to, self._newest(self._snapshot()))
             self._entries.clear()
+
+    def _snapshot(self) -> list[tuple]:
+        """The retained records in order of their numbers (a copy)."""
+        return sorted(self._entries.copy())  # numbers are unique: tuples never compare further
+
+    @staticmethod
+    def _newest(raw) -> int:
+        return raw[-1][0] if raw else 0
 
     # -- reading -----------------------------------------------------------
     def select(self, kind: str | None = None, *, peer=None, after: int = 0,
@@ -313,7 +438,7 @@ class ServerLog:
         """
         matches = _matcher(None, kind, peer, fields)
         with self._lock:
-            raw = [item for item in self._entries if item[0] > after]
+            raw = [item for item in self._snapshot() if item[0] > after]
         return [entry for entry in map(LogEntry._make, raw) if matches(entry)]
 
     def lines(self) -> list[str]:
@@ -324,14 +449,13 @@ class ServerLog:
     def dropped(self) -> int:
         """How many records have been pushed out of the bounded log so far."""
         with self._lock:
-            if not self._entries:
-                return 0
-            return self._entries[-1][0] - self._cleared_up_to - len(self._entries)
+            raw = self._snapshot()
+        return max(0, self._newest(raw) - self._cleared_up_to - len(raw)) if raw else 0
 
     @property
     def last_seq(self) -> int:
         with self._lock:
-            return self._entries[-1][0] if self._entries else 0
+            return self._newest(self._snapshot())
 
     def wait_for(self, predicate=None, timeout: float = 2.0, *, kind: str | None = None,
                  peer=None, after: int = 0, **fields) -> LogEntry | None:
@@ -349,7 +473,7 @@ class ServerLog:
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
-                raw = [item for item in self._entries if item[0] > after]
+                raw = [item for item in self._snapshot() if item[0] > after]
             for entry in map(LogEntry._make, raw):
                 if matches(entry):
                     return entry
@@ -358,8 +482,7 @@ class ServerLog:
             time.sleep(0.005)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._entries)
 
     def __iter__(self):
         """The retained records, oldest first, as :class:`LogEntry` objects (a copy:

@@ -112,8 +112,11 @@ class ClassroomTCPServer(ClassroomServerMixIn, socketserver.ThreadingTCPServer):
     * ``allow_reuse_address = True`` -- restart on a port still in TIME_WAIT.
       ``server_bind`` reads this *class* attribute, so it must be set on the
       class (setting it on an instance after construction is too late);
-    * ``daemon_threads = True`` and ``request_queue_size = constants.back_log``
-      (from :class:`~netlesson.classroom.ClassroomServerMixIn`);
+    * ``daemon_threads = True`` and ``request_queue_size =
+      classroom.CLASS_BACKLOG`` (``socket.SOMAXCONN``), so a whole class can
+      connect at the same moment; the seed's ``back_log`` of 5 would make the
+      kernel drop handshakes beyond the 6th waiting one (from
+      :class:`~netlesson.classroom.ClassroomServerMixIn`);
     * ``server.log``, ``close_open_requests()`` and a ``shutdown()`` that
       returns at once instead of after the 0.5 s poll interval.
     """
@@ -122,9 +125,20 @@ class ClassroomTCPServer(ClassroomServerMixIn, socketserver.ThreadingTCPServer):
 
 
 def create_server(address=("127.0.0.1", 0), handler=UpperEchoHandler,
-                  server_class=ClassroomTCPServer, **kwargs):
-    """Build a TCP server; a busy port raises :class:`~netlesson.errors.PortInUseError`."""
-    return make_server(server_class, address, handler, **kwargs)
+                  server_class=ClassroomTCPServer, *, backlog: int | None = None, **kwargs):
+    """Build a TCP server; a busy port raises :class:`~netlesson.errors.PortInUseError`.
+
+    Args:
+        address: ``(host, port)``; an IPv6 host (``"::1"``, ``"::"``) gives an
+            ``AF_INET6`` server (:func:`netlesson.classroom.make_server`).
+        handler: the request handler class (default: the upper-case echo).
+        server_class: the server class (default: :class:`ClassroomTCPServer`).
+        backlog: the listen backlog (``request_queue_size``) for this server;
+            ``None`` keeps the class's (:data:`netlesson.classroom.CLASS_BACKLOG`
+            for classroom servers).  ``constants.back_log`` gives the seed's 5.
+        **kwargs: passed to the server class (``log=`` for classroom servers).
+    """
+    return make_server(server_class, address, handler, backlog=backlog, **kwargs)
 
 
 #: at most this many bytes per send(), so reading the reply is never put off for long
@@ -146,7 +160,7 @@ class TCPEchoClient:
 
     def __init__(self, address=constants.ip_port, *, timeout: float = 5.0,
                  buffer_size: int = constants.buffer_size, encoding: str = constants.encoding):
-        self.address = tuple(address)
+        self.address = tuple(address)[:2]  # a 4-tuple from an IPv6 getsockname() too
         self.timeout = timeout
         self.buffer_size = buffer_size
         self.encoding = encoding

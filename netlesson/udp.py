@@ -130,7 +130,11 @@ def _resolve(address):
     # 127.0.0.1; unlike TCP's create_connection, UDP cannot try each in turn.
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
     family, _, _, _, sockaddr = infos[0]
-    return family, sockaddr[:2]
+    ip = sockaddr[0]
+    if ipaddress.ip_address(ip.partition("%")[0]).is_unspecified:
+        # "0.0.0.0" / "::" as a destination means this machine: the reply comes from loopback
+        ip = "127.0.0.1" if family == socket.AF_INET else "::1"
+    return family, (ip, sockaddr[1])
 
 
 class UDPEchoClient:
@@ -157,7 +161,7 @@ class UDPEchoClient:
                  max_datagram: int | None = MAX_PACKET_SIZE, encoding: str = constants.encoding):
         if timeout <= 0:
             raise ValueError("timeout must be positive: a UDP client without one can wait forever")
-        self.address = tuple(address)
+        self.address = tuple(address)[:2]  # a 4-tuple from an IPv6 getsockname() too
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff

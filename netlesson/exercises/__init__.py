@@ -28,13 +28,19 @@ Promises every checker keeps, because a test cell runs in a student's kernel:
   cell happens to be running.  While a check runs, output written by any
   thread other than the checking one is collected instead and quoted in the
   failure message (it often explains the failure).
+* **It listens only to its own clients.**  On a shared host (a JupyterHub
+  node) anyone can connect to a check server's loopback port or send it a
+  datagram.  The check servers serve only peers that are sockets of this very
+  process -- the checker's clients and the student's client under test -- and
+  drop everything else before the student's code sees it (``_peers``), so
+  another user cannot make a correct answer fail.
 * **It reports the student's exception.**  An exception raised in a handler
   thread would otherwise go to ``handle_error`` and be printed to stderr; the
   check servers record it and the message names it with its line.
 
 One private module per exercise notebook, and the harness they share
 (``_harness``: student code under a deadline, check servers; ``_wire``:
-socket helpers)::
+socket helpers; ``_peers``: which clients are this process's own)::
 
     ex01  check_line_handler, check_line_handler_stream      _ex01_line_echo
     ex02  check_udp_request, check_udp_request_retries       _ex02_udp_retry

@@ -7,8 +7,10 @@ The package docstring lists the promises a checker keeps; this module keeps them
   rest only counted) and quoted in the failure message.
 * :func:`call_with_deadline` runs a student's callable in a worker thread, so a
   call that never returns is reported instead of waited for.
-* :class:`CheckMixIn` records what the handler threads do (their exceptions,
-  how many requests finished, which connections are open); :func:`serving`
+* :class:`CheckMixIn` serves only this process's own clients (the checker's
+  and the student's; :mod:`._peers`), so another user on a shared host cannot
+  make a correct answer fail, and records what the handler threads do (their
+  exceptions, how many requests finished, which connections are open); :func:`serving`
   runs such a server with the course's own launcher
   (:func:`netlesson.background.start`, outside its registry of the student's
   servers) and stops it with its bounded stop sequence
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import socket
 import socketserver
 import sys
 import threading
@@ -31,8 +34,9 @@ import time
 import traceback
 
 from .. import background
-from ..classroom import end_connections, stop_serving
+from ..classroom import CLASS_BACKLOG, end_connections, stop_serving
 from ..source import display_filename
+from ._peers import is_own_peer
 from ._wire import LOOPBACK
 
 #: Seconds a checker waits for a student's function to return.
@@ -273,12 +277,17 @@ class CheckMixIn:
     student's own.  ``__init__`` passes its arguments on unchanged, so a
     student's own ``__init__`` still runs.  ``daemon_threads = True``: a stuck
     handler never keeps the kernel alive.
+
+    ``get_request`` drops every connection and datagram that does not come
+    from a socket of this process (:func:`._peers.is_own_peer`) before any of
+    the student's code -- ``verify_request``, the handler -- sees it; they are
+    counted in ``_nl_strangers``.
     """
 
     daemon_threads = True
-    #: room for every check client that connects at the same moment (the
-    #: default backlog of 5 makes the 6th connection wait a second for a retry)
-    request_queue_size = 64
+    #: room for every check client that connects at the same moment, strangers too
+    #: (the default backlog of 5 makes the 6th connection wait a second for a retry)
+    request_queue_size = CLASS_BACKLOG
 
     def __init__(self, *args, **kwargs):
         self._nl_cond = threading.Condition()
@@ -286,7 +295,30 @@ class CheckMixIn:
         self._nl_handled = 0
         self._nl_errors: list[BaseException] = []
         self._nl_serve_error: BaseException | None = None
+        self._nl_strangers = 0
+        self._nl_own_peers: set = set()
         super().__init__(*args, **kwargs)
+
+    def get_request(self):
+        """The next request from this process's own clients; a stranger's is dropped.
+
+        ``_handle_request_noblock`` treats an ``OSError`` from ``get_request``
+        as "no request this time", so raising one skips the stranger.  A peer
+        once found to be ours stays known for this server's life (a few
+        seconds): a client that sends three datagrams at once and closes its
+        socket after the first reply still has all three counted.
+        """
+        request, client_address = super().get_request()
+        stream = self.socket.type == socket.SOCK_STREAM
+        peer = tuple(client_address)[:2]
+        if peer in self._nl_own_peers or is_own_peer(peer, self.server_address,
+                                                     "tcp" if stream else "udp"):
+            self._nl_own_peers.add(peer)
+            return request, client_address
+        self._nl_strangers += 1
+        if stream:
+            request.close()
+        raise OSError(f"a request from {client_address}, not from this process: dropped")
 
     def serve_forever(self, poll_interval=0.5):
         try:

@@ -21,11 +21,25 @@ def connect(address, timeout: float = REPLY_TIMEOUT) -> socket.socket:
 
 
 def tcp_pair(timeout: float = 2.0) -> tuple[socket.socket, socket.socket]:
-    """Two connected TCP sockets on loopback (each with a timeout)."""
+    """Two connected TCP sockets on loopback (each with a timeout).
+
+    Another process on the host may connect to the listener in the moment
+    it is open: only the connection from our own end is kept.
+    """
     with socket.create_server((LOOPBACK, 0)) as listener:
         listener.settimeout(timeout)
         a = socket.create_connection(listener.getsockname()[:2], timeout=timeout)
-        b, _ = listener.accept()
+        deadline = time.monotonic() + timeout
+        while True:
+            listener.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                b, peer = listener.accept()
+            except OSError:
+                a.close()
+                raise
+            if peer[:2] == a.getsockname()[:2]:
+                break
+            b.close()  # a stranger's connection
     b.settimeout(timeout)
     return a, b
 

@@ -34,6 +34,19 @@ def udp_server():
         handle.stop()
 
 
+@pytest.fixture(scope="session")
+def ipv6_loopback():
+    """``"::1"`` if this machine can bind IPv6 loopback; the test is skipped otherwise."""
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6 support")
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"IPv6 loopback ::1 is not available here ({exc})")
+    return "::1"
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_servers():
     """Fail a test that leaves a background server running."""

@@ -589,3 +589,25 @@ def test_an_unregistered_server_is_left_out_of_the_launchers_registry():
         extra.stop()
         named.stop()
     assert not extra.running and background.get("test-bg-unregistered") is None
+
+
+def test_start_tcp_listens_with_the_classroom_backlog_unless_given_one():
+    from netlesson import constants
+
+    with background.start_tcp("test-backlog-default") as srv:
+        assert srv.server.request_queue_size == classroom.CLASS_BACKLOG
+    with background.start_tcp("test-backlog-seed", backlog=constants.back_log) as srv:
+        assert srv.server.request_queue_size == 5
+        assert tcp.echo("five", srv.address) == "FIVE"
+
+
+def test_start_tcp_and_start_udp_serve_ipv6_loopback(ipv6_loopback):
+    tcp_srv = background.start_tcp("test-tcp6", host=ipv6_loopback)
+    udp_srv = background.start_udp("test-udp6", host=ipv6_loopback)
+    try:
+        assert tcp.echo("six", tcp_srv.address) == "SIX"
+        assert udp.echo("six", udp_srv.address) == "SIX"
+    finally:
+        tcp_srv.stop()
+        udp_srv.stop()
+    assert not tcp_srv.running and not udp_srv.running

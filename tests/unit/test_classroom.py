@@ -1,5 +1,6 @@
 """Pins down the CPython internals the fast stop relies on, on every interpreter tested."""
 
+import socket
 import socketserver
 import sys
 import threading
@@ -137,3 +138,119 @@ def test_stop_serving_is_bounded_and_reports_what_still_runs():
     finally:
         release.set()
         client.close()
+
+
+# -- the listen backlog ------------------------------------------------------
+def test_classroom_servers_listen_with_a_backlog_for_a_whole_class():
+    from netlesson import constants
+
+    assert classroom.CLASS_BACKLOG == socket.SOMAXCONN
+    assert tcp.ClassroomTCPServer.request_queue_size == classroom.CLASS_BACKLOG
+    assert constants.back_log == 5  # the seed's value stays, for the lesson that shows it
+    assert socketserver.TCPServer.request_queue_size == 5
+
+
+def test_make_server_takes_a_backlog_for_one_server_without_changing_the_class():
+    server = classroom.make_server(tcp.ClassroomTCPServer, ("127.0.0.1", 0), tcp.UpperEchoHandler,
+                                   backlog=5)
+    try:
+        assert server.request_queue_size == 5
+        assert type(server) is tcp.ClassroomTCPServer
+        assert tcp.ClassroomTCPServer.request_queue_size == classroom.CLASS_BACKLOG
+    finally:
+        server.server_close()
+
+
+def test_make_server_gives_a_plain_server_class_a_backlog_by_subclassing_it():
+    server = classroom.make_server(socketserver.ThreadingTCPServer, ("127.0.0.1", 0),
+                                   socketserver.BaseRequestHandler, backlog=64)
+    try:
+        assert server.request_queue_size == 64
+        assert isinstance(server, socketserver.ThreadingTCPServer)
+        assert type(server).__name__ == "ThreadingTCPServer"
+        assert socketserver.ThreadingTCPServer.request_queue_size == 5
+    finally:
+        server.server_close()
+
+
+@pytest.mark.parametrize("backlog", [-1, True, "5", 2.5])
+def test_make_server_refuses_a_backlog_that_is_not_a_whole_number(backlog):
+    with pytest.raises(ValueError, match="listen backlog"):
+        classroom.make_server(tcp.ClassroomTCPServer, ("127.0.0.1", 0), tcp.UpperEchoHandler,
+                              backlog=backlog)
+
+
+# -- IPv4 or IPv6 ------------------------------------------------------------
+@pytest.mark.parametrize("host, family", [
+    ("127.0.0.1", socket.AF_INET), ("", socket.AF_INET), ("0.0.0.0", socket.AF_INET),
+    ("::1", socket.AF_INET6), ("::", socket.AF_INET6), ("fe80::1%lo", socket.AF_INET6),
+    ("no-such-host.invalid", socket.AF_INET),
+])
+def test_address_family_follows_the_host(host, family):
+    assert classroom.address_family(host) == family
+
+
+def test_a_name_with_an_ipv4_address_stays_ipv4_where_clients_expect_it():
+    # "localhost" often resolves to ::1 as well; the course's clients meet servers on 127.0.0.1
+    assert classroom.address_family("localhost") == socket.AF_INET
+
+
+def test_ipv6_variant_of_a_server_class_keeps_its_name_and_bases():
+    cls = classroom._ipv6_class(tcp.ClassroomTCPServer)
+    assert cls.address_family == socket.AF_INET6
+    assert cls.__name__ == "ClassroomTCPServer"
+    assert issubclass(cls, tcp.ClassroomTCPServer) and issubclass(cls, classroom.IPv6MixIn)
+    assert classroom._ipv6_class(tcp.ClassroomTCPServer) is cls  # built once
+
+
+def test_an_ipv6_server_on_the_unspecified_address_is_made_dual_stack():
+    """Bound to "::" the socket also takes IPv4 clients (IPV6_V6ONLY = 0) where possible.
+
+    Checked without binding "::" (every interface): the base's server_bind is replaced.
+    """
+    if not socket.has_ipv6 or not socket.has_dualstack_ipv6():
+        pytest.skip("no dual-stack IPv6 here")
+
+    class _NoBind(socketserver.TCPServer):
+        def server_bind(self):
+            self.v6only = self.socket.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+
+    class Probe(classroom.IPv6MixIn, _NoBind):
+        pass
+
+    try:
+        server = Probe(("::", 0), socketserver.BaseRequestHandler, bind_and_activate=False)
+    except OSError as exc:
+        pytest.skip(f"no IPv6 sockets here ({exc})")
+    try:
+        server.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        server.server_bind()
+        assert server.v6only == 0
+    finally:
+        server.server_close()
+
+
+@pytest.mark.parametrize("module", [tcp, udp])
+def test_create_server_on_ipv6_loopback_is_an_ipv6_server(module, ipv6_loopback):
+    server = module.create_server((ipv6_loopback, 0))
+    try:
+        assert server.socket.family == socket.AF_INET6
+        assert server.server_address[0] == "::1" and server.server_address[1] > 0
+    finally:
+        server.server_close()
+
+
+@pytest.mark.parametrize("module", [tcp, udp])
+def test_request_shutdown_wakes_an_ipv6_server_before_its_poll_interval(module, ipv6_loopback):
+    server = module.create_server((ipv6_loopback, 0))
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 5.0})
+    t.start()
+    try:
+        time.sleep(0.05)  # inside select() now, for up to 5 s
+        assert classroom.request_shutdown(server)  # wakes it over ::1
+        t.join(2)
+        assert not t.is_alive()
+    finally:
+        if t.is_alive():
+            server.shutdown()
+        server.server_close()

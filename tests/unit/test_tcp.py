@@ -3,6 +3,7 @@
 import socket
 import socketserver
 import struct
+import sys
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netlesson import background, tcp
+from netlesson import background, classroom, constants, tcp
 from netlesson.errors import (
     ConnectionClosed,
     ReplyDecodeError,
@@ -284,31 +285,24 @@ def test_tcp_client_vanishing_during_reply_does_not_kill_the_server(tcp_server):
 def test_200_concurrent_clients_20_messages_each_all_replies_correct(tcp_server):
     """200 connections open at once, each sending 20 messages, every reply checked.
 
-    Two details keep this a test of the server rather than of the machine:
-
-    * The clients are asyncio tasks in one thread, not 200 threads: 200 client
-      threads plus 200 handler threads in one process leave the thread running
-      ``serve_forever`` waiting for the GIL.
-    * Connections are opened at most ``back_log`` (5) at a time, each confirmed
-      by its first reply.  ``request_queue_size = back_log`` means the kernel
-      queues only ~5 connections the server has not accepted yet; a burst of
-      200 simultaneous connects overflows that queue, and Linux then drops
-      handshakes (clients retry after 1 s, 3 s, 7 s ...) or, with SYN cookies,
-      resets connections -- measured here: up to 27 of 200 reset and two
-      minutes for the run.  06_pitfalls shows that burst on its own.
+    The clients are asyncio tasks in one thread, not 200 threads: 200 client
+    threads plus 200 handler threads in one process leave the thread running
+    ``serve_forever`` waiting for the GIL.  They all connect at once: the
+    classroom server's listen backlog (``classroom.CLASS_BACKLOG``) queues
+    them all.  (With the seed's ``back_log`` of 5, Linux dropped handshakes
+    and, with SYN cookies, reset connections -- up to 27 of 200 reset and two
+    minutes for the run; 06_pitfalls shows that overflow, test_load.py the
+    burst.)
     """
     import asyncio
 
-    from netlesson import constants
-
-    async def client(n, gate, state):
-        async with gate:  # ramp up: never more than back_log unaccepted connections
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*tcp_server.address), timeout=30)
-            first = f"client {n} hello".encode()
-            writer.write(first)
-            reply = await asyncio.wait_for(reader.readexactly(len(first)), timeout=30)
-            assert reply == first.upper()
+    async def client(n, state):
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(*tcp_server.address), timeout=10)
+        first = f"client {n} hello".encode()
+        writer.write(first)
+        reply = await asyncio.wait_for(reader.readexactly(len(first)), timeout=30)
+        assert reply == first.upper()
         try:
             state["open"] += 1
             if state["open"] == 200:
@@ -327,10 +321,9 @@ def test_200_concurrent_clients_20_messages_each_all_replies_correct(tcp_server)
         return n
 
     async def main():
-        gate = asyncio.Semaphore(constants.back_log)
         state = {"open": 0, "all_open": asyncio.Event()}
         return await asyncio.wait_for(
-            asyncio.gather(*(client(n, gate, state) for n in range(200))), timeout=120)
+            asyncio.gather(*(client(n, state) for n in range(200))), timeout=120)
 
     assert sorted(asyncio.run(main())) == list(range(200))
     assert tcp_server.log.wait_for(kind="closed", messages=21, timeout=5)
@@ -348,7 +341,7 @@ def test_classroom_tcp_server_settings_are_class_attributes():
     cls = tcp.ClassroomTCPServer
     assert cls.__dict__["allow_reuse_address"] is True  # read by server_bind: must be on the class
     assert cls.daemon_threads is True
-    assert cls.request_queue_size == 5
+    assert cls.request_queue_size == classroom.CLASS_BACKLOG  # room for a whole class
     assert issubclass(cls, socketserver.ThreadingTCPServer)
     # ThreadingMixIn still supplies process_request: the mixin changes no loop step
     supplier = next(k for k in cls.__mro__ if "process_request" in k.__dict__)
@@ -393,3 +386,61 @@ def test_tcp_client_after_a_timeout_never_reads_the_late_reply_as_the_next_one()
             with pytest.raises(ReplyTimeout):
                 client.send("aaa")
             assert client.send("bbb") == "BBB"  # a new connection: not the late 'AAA'
+
+
+def _connects_completed(address, count: int, seconds: float = 0.3) -> int:
+    """Start *count* non-blocking connects at once; how many handshakes finish within *seconds*."""
+    import select
+
+    pending = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(address)
+            pending.append(s)
+        done = 0
+        waiting = list(pending)
+        deadline = time.monotonic() + seconds
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            _, ready, _ = select.select([], waiting, [], left)
+            for s in ready:
+                waiting.remove(s)
+                done += s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        return done
+    finally:
+        for s in pending:
+            s.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux's accept-queue rule (backlog + 1)")
+def test_the_seeds_backlog_queues_six_connections_and_the_classroom_backlog_all():
+    """A server nobody accept()s from: what its listen backlog lets the kernel queue."""
+    seeds = tcp.create_server(backlog=constants.back_log)
+    roomy = tcp.create_server()
+    try:
+        assert _connects_completed(seeds.server_address, 12) == constants.back_log + 1
+        assert _connects_completed(roomy.server_address, 12) == 12
+    finally:
+        seeds.server_close()
+        roomy.server_close()
+
+
+# -- IPv6 ----------------------------------------------------------------------
+def test_tcp_echo_over_ipv6_loopback(ipv6_loopback):
+    srv = background.start_tcp("test-tcp-ipv6", host=ipv6_loopback)
+    try:
+        assert srv.address == ("::1", srv.port)
+        assert srv.server.socket.family == socket.AF_INET6
+        assert tcp.echo("hello ipv6 你好", srv.address) == "HELLO IPV6 你好"
+        four_tuple = srv.server.socket.getsockname()  # ('::1', port, flowinfo, scope_id)
+        assert len(four_tuple) == 4
+        with tcp.TCPEchoClient(four_tuple, timeout=5) as client:
+            assert client.send(b"abc") == b"ABC"
+            assert f"[::1]:{srv.port}" in repr(client)
+        assert f"tcp://[::1]:{srv.port}" in repr(srv)
+        assert srv.log.wait_for(kind="closed", messages=1, timeout=5)
+        assert srv.log.select(kind="connected")[0].peer[0] == "::1"
+    finally:
+        srv.stop()
+    assert not srv.running

@@ -190,3 +190,24 @@ def test_any_udp_payload_up_to_the_limit_comes_back_exactly_upper_cased(udp_serv
 
 def test_udp_client_given_localhost_reaches_a_server_on_127_0_0_1(udp_server):
     assert udp.echo("by name", ("localhost", udp_server.port)) == "BY NAME"
+
+
+def test_udp_client_given_the_unspecified_address_accepts_the_reply_from_loopback(udp_server):
+    # sending to 0.0.0.0 reaches this machine; the reply comes from 127.0.0.1, not "0.0.0.0"
+    assert udp.echo("anyone home", ("0.0.0.0", udp_server.port)) == "ANYONE HOME"
+
+
+def test_udp_echo_over_ipv6_loopback(ipv6_loopback):
+    srv = background.start_udp("test-udp-ipv6", host=ipv6_loopback)
+    try:
+        assert srv.address == ("::1", srv.port)
+        assert srv.server.socket.family == socket.AF_INET6
+        assert udp.echo("hello ipv6", srv.address) == "HELLO IPV6"
+        four_tuple = srv.server.socket.getsockname()
+        with udp.UDPEchoClient(four_tuple) as client:
+            assert client.send(b"abc") == b"ABC"
+            assert client.family == socket.AF_INET6 and client.ignored == 0
+        record = srv.log.wait_for(kind="received", timeout=5)
+        assert record.peer[0] == "::1"
+    finally:
+        srv.stop()

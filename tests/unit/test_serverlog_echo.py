@@ -1,0 +1,127 @@
+"""ServerLog's echo: what command-line servers show in their terminal, one whole line per
+record, at once on a terminal, in batches (at most ``echo_delay`` late) on a pipe or file."""
+
+import io
+import os
+import threading
+import time
+
+import pytest
+
+from netlesson.serverlog import ServerLog
+
+PEER = ("127.0.0.1", 5000)
+
+
+@pytest.fixture
+def pipe():
+    """(a buffered text stream writing into a pipe, a function returning what arrived so
+    far); a thread reads the pipe all along, as a terminal or ``tee`` would."""
+    read_fd, write_fd = os.pipe()
+    writer = open(write_fd, "w", encoding="utf-8")  # buffered, not a terminal
+    received = []
+
+    def read():
+        while chunk := os.read(read_fd, 1 << 16):
+            received.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    yield writer, lambda: b"".join(received).decode()
+    writer.close()  # end of file for the reader
+    reader.join(5)
+    os.close(read_fd)
+
+
+def _wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_an_in_memory_stream_gets_each_line_at_once():
+    terminal = io.StringIO()
+    log = ServerLog(echo=terminal)
+    log.record("connected", PEER)
+    assert terminal.getvalue() == "connected: 127.0.0.1:5000\n"
+
+
+def test_a_pipe_gets_the_lines_soon_in_one_batch(pipe):
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.record("connected", PEER)
+    log.record("received", PEER, data=b"hi")
+    assert _wait_for(lambda: arrived().count("\n") == 2, timeout=10 * log.echo_delay + 2)
+    assert arrived() == "connected: 127.0.0.1:5000\nreceived b'hi' from 127.0.0.1:5000\n"
+
+
+def test_flush_echo_writes_what_is_waiting_now(pipe):
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.echo_delay = 30  # the timer would be far too late
+    log("a note")
+    log.flush_echo()
+    assert _wait_for(lambda: arrived() == "a note\n", timeout=5)
+
+
+def test_a_reader_that_falls_behind_makes_writers_wait_instead_of_piling_up(pipe):
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.echo_delay, log.echo_backlog = 30, 10
+    for i in range(25):
+        log(f"line {i}")
+    # written by the writers themselves, not by the timer 30 s from now
+    assert _wait_for(lambda: arrived().count("\n") >= 11, timeout=5)
+    log.flush_echo()
+    assert _wait_for(lambda: arrived() == "".join(f"line {i}\n" for i in range(25)), timeout=5)
+
+
+def test_many_threads_never_merge_or_lose_lines(pipe):
+    writer, arrived = pipe
+    log = ServerLog(50, echo=writer)
+    threads, each = 16, 200
+
+    def write(i):
+        for m in range(each):
+            log.record("received", (f"10.0.0.{i}", 4000 + i), data=b"m%d" % m)
+
+    workers = [threading.Thread(target=write, args=(i,)) for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(30)
+    log.flush_echo()
+    assert _wait_for(lambda: arrived().count("\n") == threads * each, timeout=10)
+    lines = arrived().split("\n")
+    assert lines.pop() == ""
+    assert len(lines) == threads * each
+    for i in range(threads):  # each thread's lines whole and in its own order
+        mine = [line for line in lines if line.endswith(f" from 10.0.0.{i}:{4000 + i}")]
+        assert mine == [f"received b'm{m}' from 10.0.0.{i}:{4000 + i}" for m in range(each)]
+    # the log itself: numbered in order, the newest kept, none lost from the count
+    entries = log.select()
+    assert [e.seq for e in entries] == sorted(e.seq for e in entries)
+    assert log.last_seq == threads * each and len(log) == 50
+    assert log.dropped == threads * each - 50
+
+
+def test_a_closed_echo_stream_never_stops_the_log():
+    stream = io.StringIO()
+    log = ServerLog(echo=stream)
+    stream.close()
+    log.record("connected", PEER)
+    log.flush_echo()
+    assert log.lines() == ["connected: 127.0.0.1:5000"]
+
+
+def test_flushing_by_hand_leaves_no_timer_thread_behind(pipe):
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.echo_delay = 30
+    log("soon")
+    log.flush_echo()
+    assert _wait_for(lambda: not any(t.name == "netlesson-echo-flush" and t.is_alive()
+                                     for t in threading.enumerate()), timeout=5)
