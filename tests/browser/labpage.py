@@ -152,9 +152,12 @@ _AS_OPENED_JS = """
 """
 
 
-def _stored_pictures(cell: dict) -> tuple[int, int]:
-    """(diagrams, highlighted source excerpts) among a stored cell's outputs."""
-    diagrams = excerpts = 0
+_MARKED_SPAN = re.compile(r"<span\b[^>]*style=\"[^\"]*background", re.IGNORECASE)
+
+
+def _stored_pictures(cell: dict) -> tuple[int, list[int]]:
+    """(diagrams, per source excerpt its number of marked lines) among a cell's stored outputs."""
+    diagrams, excerpts = 0, []
     for output in cell.get("outputs", []):
         data = output.get("data", {})
         if "image/svg+xml" in data or "image/png" in data:
@@ -162,7 +165,7 @@ def _stored_pictures(cell: dict) -> tuple[int, int]:
         html = data.get("text/html", "")
         html = "".join(html) if isinstance(html, list) else html
         if 'class="netlesson-source"' in html:
-            excerpts += 1
+            excerpts.append(len(_MARKED_SPAN.findall(html)))
     return diagrams, excerpts
 
 
@@ -172,8 +175,8 @@ def as_opened_problems(stored: dict, shown: list[dict]) -> list[Problem]:
     *stored* is the notebook file as JSON; *shown* is, per cell, what the page
     shows (``_AS_OPENED_JS``).  Every stored diagram must be an image -- a PNG,
     since JupyterLab renders no stored SVG from an untrusted notebook -- and
-    every stored source excerpt must be highlighted code (coloured tokens, the
-    marked lines), not text.
+    every stored source excerpt must be highlighted code: coloured tokens, and
+    as many marked lines as were stored.
     """
     problems = []
     for index, (cell, page) in enumerate(zip(stored.get("cells", []), shown), start=1):
@@ -185,10 +188,13 @@ def as_opened_problems(stored: dict, shown: list[dict]) -> list[Problem]:
         if len(page["images"]) < diagrams:
             problems.append(Problem(index, "diagram not shown", f"{diagrams} stored, "
                                     f"{len(page['images'])} shown as an image before running", code))
-        marked = [e for e in page["excerpts"] if e["coloured"] and e["marked"]]
-        if len(marked) < excerpts:
-            problems.append(Problem(index, "excerpt not highlighted", f"{excerpts} stored, "
-                                    f"{len(marked)} shown highlighted before running", code))
+        got = page["excerpts"]
+        if len(got) < len(excerpts) or any(
+                not e["coloured"] or e["marked"] < want for e, want in zip(got, excerpts)):
+            problems.append(Problem(index, "excerpt not highlighted", f"stored: {len(excerpts)} "
+                                    f"excerpt(s) with {excerpts} marked lines; shown before running: "
+                                    f"{[(e['coloured'], e['marked']) for e in got]} (coloured tokens, "
+                                    f"marked lines)", code))
     return problems
 
 
