@@ -16,7 +16,7 @@ IVENV  := .venv-instructor
 IBIN   := $(IVENV)/bin
 ISTAMP := $(IVENV)/.netlesson-installed
 CONSTRAINTS := constraints.txt
-STUDENT_EXTRAS := test,ci
+STUDENT_EXTRAS := test,ci,site
 INSTRUCTOR_EXTRAS := test,instructor
 PORT   ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
@@ -27,7 +27,7 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.1
 # JupyterLab settings for the course's environment: no news or update pop-ups
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 
-.PHONY: help setup instructor-setup lab test unit notebooks pythons diagrams release grade bench constraints clean
+.PHONY: help setup instructor-setup lab test unit notebooks pythons diagrams site release grade bench constraints clean
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets everything up first)"
@@ -36,6 +36,8 @@ help:
 	@echo "make notebooks sync each lesson's .md and .ipynb, re-execute, store outputs"
 	@echo "               (one lesson: make notebooks NB=notebooks/02_tcp_echo.md)"
 	@echo "make diagrams  regenerate pics/ from the running Python"
+	@echo "make site      build the course website into _site/ from the stored outputs"
+	@echo "               (launch links: COURSE_REPOSITORY=github.com/OWNER/netlesson COURSE_HUB_URL=https://hub...)"
 	@echo "make release   build student versions of the exercises into OUT=$(OUT)"
 	@echo "make grade     autograde SUBMISSIONS=$(SUBMISSIONS) into grades.csv"
 	@echo "make bench     run the benchmarks"
@@ -95,6 +97,11 @@ notebooks: setup
 diagrams: setup
 	$(BIN)/python -m netlesson diagrams --out pics
 
+# the course website: Sphinx + myst-nb render the notebooks' stored outputs (nothing
+# is executed) into _site/; work files in build/site/.  See site/conf.py.
+site: setup
+	$(BIN)/python site/build.py --out _site
+
 release: instructor-setup
 	$(IBIN)/python -m netlesson release --out $(OUT)
 
@@ -108,10 +115,10 @@ bench: setup
 constraints:
 	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install -q --upgrade pip
-	.venv-constraints/bin/python -m pip install -q -e '.[test,ci,instructor]'
+	.venv-constraints/bin/python -m pip install -q -e '.[test,ci,site,instructor]'
 	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-constraints/bin/python -m pip freeze --exclude-editable \
 	    | grep -vi '^netlesson'; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) $(IVENV) .venv-3.* .pytest_cache .hypothesis artifacts *.egg-info
+	rm -rf $(VENV) $(IVENV) .venv-3.* .pytest_cache .hypothesis artifacts *.egg-info _site build/site
