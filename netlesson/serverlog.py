@@ -76,7 +76,7 @@ KINDS = {
     "connected": "connected: {peer}",
     # TCP and UDP: data = the bytes read (the log keeps their start, and nbytes = their length)
     "received": "received {data} from {peer}",
-    "reset": "reset by client: {peer} (it vanished without closing)",
+    "reset": "reset by client: {peer} (it aborted: closed with unread data or SO_LINGER 0)",
     "receive_failed": "receive failed from {peer}: {error}",
     "reply_failed": "reply to {peer} failed: {error}",  # TCP and UDP
     "closed": "closed: {peer} ({messages} recv, {nbytes} bytes)",

@@ -74,7 +74,7 @@ class UpperEchoHandler(socketserver.BaseRequestHandler):
         while True:
             try:
                 data = self.request.recv(constants.buffer_size)
-            except ConnectionResetError:  # the client vanished without closing
+            except ConnectionResetError:  # RST: the client aborted (unread data, SO_LINGER 0)
                 self.log("reset")
                 return
             except OSError as exc:  # e.g. the server is stopping and closed us

@@ -224,7 +224,7 @@ class UDPEchoClient:
             self.attempts += 1
             try:
                 sock.sendto(data, self.server_address)
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, ConnectionResetError):  # (Reset: Windows' name)
                 pass  # an ICMP "port unreachable" from an earlier try; keep trying
             deadline = time.monotonic() + wait
             while (left := deadline - time.monotonic()) > 0:
@@ -232,7 +232,7 @@ class UDPEchoClient:
                     break
                 try:
                     reply, addr = sock.recvfrom(MAX_UDP_PAYLOAD + 1)
-                except ConnectionRefusedError:
+                except (ConnectionRefusedError, ConnectionResetError):  # (Reset: Windows)
                     continue  # ICMP error queued on the socket; nothing to read
                 if not self._from_server(addr):
                     self.ignored += 1

@@ -187,7 +187,7 @@ def test_log_records_render_the_lines_notebooks_show():
         "connected: 127.0.0.1:5000",
         "received b'hi \\xe4\\xbd\\xa0' from 127.0.0.1:5000",
         f"received {b'y' * 60!r}... (8192 bytes) from 127.0.0.1:5000",
-        "reset by client: 127.0.0.1:5000 (it vanished without closing)",
+        "reset by client: 127.0.0.1:5000 (it aborted: closed with unread data or SO_LINGER 0)",
         "closed: 127.0.0.1:5000 (3 recv, 33 bytes)",
         "datagram from 127.0.0.1:5000 was longer than 8192 bytes: max_packet_size cut it; "
         "echoing the first 8192 bytes",

@@ -211,3 +211,32 @@ def test_udp_echo_over_ipv6_loopback(ipv6_loopback):
         assert record.peer[0] == "::1"
     finally:
         srv.stop()
+
+
+class _WindowsStyleSocket:
+    """A real UDP socket whose first recvfrom raises ConnectionResetError: how Windows
+    reports an ICMP "port unreachable" from an earlier datagram (Linux says Refused)."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self.raised = False
+
+    def recvfrom(self, *args):
+        if not self.raised:
+            self.raised = True
+            raise ConnectionResetError(10054, "WSAECONNRESET")
+        return self._sock.recvfrom(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_udp_client_treats_windows_connection_reset_as_an_icmp_error_and_keeps_waiting(udp_server):
+    client = udp.UDPEchoClient(udp_server.address, timeout=2.0, retries=1)
+    try:
+        client.connect()
+        client.sock = wrapped = _WindowsStyleSocket(client.sock)
+        assert client.send_text("still there?") == "STILL THERE?"
+        assert wrapped.raised
+    finally:
+        client.close()

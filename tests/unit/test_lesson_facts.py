@@ -1,0 +1,86 @@
+"""Facts the lessons state about TCP teardown, checked on real loopback sockets.
+
+06_pitfalls and 02_tcp_echo say: when a client process is killed, the OS closes its
+sockets with a normal FIN, so the server's ``recv`` returns ``b''``; a reset (RST,
+``ConnectionResetError``) comes from an abortive close such as ``SO_LINGER`` (1, 0).
+"""
+
+import signal
+import socket
+import struct
+import subprocess
+import sys
+
+import pytest
+
+TIMEOUT = 10
+
+# a client that connects, says hello, tells the parent it is ready, then waits to be killed
+CLIENT = """
+import socket, sys, time
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+sock.sendall(b"hi")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _listener():
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.settimeout(TIMEOUT)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    return server
+
+
+def _recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
+def test_killed_client_process_closes_with_fin_so_server_reads_empty_bytes():
+    with _listener() as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, str(server.getsockname()[1])],
+            stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                assert _recv_exactly(conn, 2) == b"hi"
+                assert proc.stdout.readline().strip() == "ready"
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=TIMEOUT)
+                assert proc.returncode == -signal.SIGKILL
+                # the kernel closed the dead process's socket normally: FIN, not RST
+                assert conn.recv(1024) == b""
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=TIMEOUT)
+            proc.stdout.close()
+
+
+@pytest.mark.timeout(30)
+def test_client_closing_with_so_linger_zero_resets_the_connection():
+    linger = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
+    with _listener() as server:
+        client = socket.create_connection(server.getsockname(), timeout=TIMEOUT)
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            with client:
+                client.sendall(b"hi")
+                assert _recv_exactly(conn, 2) == b"hi"
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            # close() with SO_LINGER (1, 0) aborts: the kernel sends RST instead of FIN
+            with pytest.raises(ConnectionResetError):
+                conn.recv(1024)  # b'' here would mean a FIN, not a reset
