@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from netlesson import framing
+
 TIMEOUT = 10
 
 # a client that connects, says hello, tells the parent it is ready, then waits to be killed
@@ -33,16 +35,6 @@ def _listener():
     return server
 
 
-def _recv_exactly(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
 def test_killed_client_process_closes_with_fin_so_server_reads_empty_bytes():
@@ -55,7 +47,7 @@ def test_killed_client_process_closes_with_fin_so_server_reads_empty_bytes():
             conn, _ = server.accept()
             with conn:
                 conn.settimeout(TIMEOUT)
-                assert _recv_exactly(conn, 2) == b"hi"
+                assert framing.recvall(conn, 2) == b"hi"
                 assert proc.stdout.readline().strip() == "ready"
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=TIMEOUT)
@@ -79,7 +71,7 @@ def test_client_closing_with_so_linger_zero_resets_the_connection():
             conn.settimeout(TIMEOUT)
             with client:
                 client.sendall(b"hi")
-                assert _recv_exactly(conn, 2) == b"hi"
+                assert framing.recvall(conn, 2) == b"hi"
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             # close() with SO_LINGER (1, 0) aborts: the kernel sends RST instead of FIN
             with pytest.raises(ConnectionResetError):
