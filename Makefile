@@ -27,14 +27,17 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.1
 # JupyterLab settings for the course's environment: no news or update pop-ups
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 
-.PHONY: help setup instructor-setup lab test unit notebooks pythons diagrams site release grade bench constraints clean
+.PHONY: help setup instructor-setup lab test unit notebooks exercises pythons diagrams site release grade bench constraints clean
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets everything up first)"
 	@echo "make test      run the whole test suite (sets everything up first)"
 	@echo "make unit      unit tests only (fast)"
-	@echo "make notebooks sync each lesson's .md and .ipynb, re-execute, store outputs"
-	@echo "               (one lesson: make notebooks NB=notebooks/02_tcp_echo.md)"
+	@echo "make notebooks sync each lesson's and instructor exercise's .md and .ipynb, re-execute,"
+	@echo "               store outputs (one: make notebooks NB=notebooks/02_tcp_echo.md"
+	@echo "               or NB=instructor/exercises/ex04_framing.md)"
+	@echo "make exercises regenerate the student edition notebooks/exercises/ from instructor/exercises/"
+	@echo "               (nbgrader generate_assignment; after make notebooks NB=instructor/exercises/...)"
 	@echo "make diagrams  regenerate pics/ from the running Python"
 	@echo "make site      build the course website into _site/ from the stored outputs"
 	@echo "               (launch links: COURSE_REPOSITORY=github.com/OWNER/netlesson COURSE_HUB_URL=https://hub...)"
@@ -90,9 +93,16 @@ pythons: setup
 	tools/test-pythons.sh
 
 # every lesson is a jupytext pair (jupytext.toml): NN_name.md is the source,
-# NN_name.ipynb keeps the executed outputs.  NB= limits it to some lessons.
+# NN_name.ipynb keeps the executed outputs.  So is every exercise's source in
+# instructor/exercises/ (with the solutions, executed with them).  NB= limits it
+# to some of these; notebooks/exercises/ is not executed: make exercises writes it.
 notebooks: setup
 	$(BIN)/python tools/notebooks.py execute $(NB)
+
+# the student edition: nbgrader generate_assignment on instructor/exercises/*.ipynb
+# -> notebooks/exercises/*.ipynb (no solutions, no outputs) + their .md.  Commit them.
+exercises: instructor-setup
+	$(IBIN)/python tools/notebooks.py students
 
 diagrams: setup
 	$(BIN)/python -m netlesson diagrams --out pics
@@ -103,10 +113,10 @@ site: setup
 	$(BIN)/python site/build.py --out _site
 
 release: instructor-setup
-	$(IBIN)/python -m netlesson release --out $(OUT)
+	$(IBIN)/python -m netlesson release --source instructor/exercises --out $(OUT)
 
 grade: instructor-setup
-	$(IBIN)/python -m netlesson grade $(SUBMISSIONS)
+	$(IBIN)/python -m netlesson grade --source instructor/exercises $(SUBMISSIONS)
 
 bench: setup
 	$(BIN)/python benchmarks/echo_bench.py

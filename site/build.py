@@ -8,10 +8,12 @@ the landing pages here in ``site/`` and the executed notebooks in
 * ``index.md`` and ``exercises/index.md`` from ``site/pages/``,
 * a copy of every ``notebooks/**/*.ipynb`` -- only the ``.ipynb`` files, the
   halves of the jupytext pairs that hold the outputs; the ``.md`` halves would
-  be read as text notebooks without outputs, and ``.ipynb_checkpoints`` stay out;
-  in the copies, every nbgrader answer cell has its solution replaced by the
-  stub students get (:func:`without_solutions`), so the public site shows the
-  exercises as released, never their answers,
+  be read as text notebooks without outputs, and ``.ipynb_checkpoints`` stay out.
+  The exercises in ``notebooks/exercises/`` are the student edition that
+  ``make exercises`` writes with nbgrader (solutions replaced by the stub,
+  outputs cleared), so the public site shows them as released; the sources with
+  the solutions live in ``instructor/``, which the site never reads.  A notebook
+  that still carries a solution marker stops the build (:func:`check_no_solutions`),
 
 then runs ``sphinx-build`` with the configuration in ``site/conf.py``
 (myst-nb with execution off: nothing is executed) and copies the HTML to
@@ -27,8 +29,6 @@ The launch links read ``COURSE_REPOSITORY`` and ``COURSE_HUB_URL`` (see conf.py)
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import shutil
 import subprocess
 import sys
@@ -46,25 +46,18 @@ def notebook_sources() -> list[Path]:
                   if ".ipynb_checkpoints" not in path.parts)
 
 
-#: a solution region of an nbgrader source notebook, as ``nbgrader generate_assignment`` finds it
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\b.*?^[ \t]*### END SOLUTION[^\n]*\n?",
-                      re.MULTILINE | re.DOTALL)
-STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
+#: nbgrader's solution markers: never on a public page
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
-def without_solutions(notebook: dict) -> dict:
-    """*notebook* (JSON) as students get it from ``nbgrader generate_assignment``: each
-    solution region replaced by the stub, and -- in a notebook that had any -- every
-    code cell's outputs cleared (they were produced by the solution)."""
-    cells = notebook.get("cells", [])
-    if not any("### BEGIN SOLUTION" in "".join(c.get("source", "")) for c in cells):
-        return notebook
-    for cell in cells:
-        source = "".join(cell.get("source", ""))
-        cell["source"] = SOLUTION.sub(lambda m: STUB.format(indent=m.group(1)), source)
-        if cell.get("cell_type") == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    return notebook
+def check_no_solutions(notebooks: list[Path]) -> None:
+    """Stop before publishing a notebook that carries a solution (relative to notebooks/)."""
+    leaking = [str(nb) for nb in notebooks
+               if any(m in (NOTEBOOKS / nb).read_text(encoding="utf-8") for m in SOLUTION_MARKERS)]
+    if leaking:
+        raise SystemExit(f"not publishing solutions: {', '.join(leaking)} in notebooks/ carry "
+                         f"nbgrader solution markers; exercise sources belong in instructor/exercises/, "
+                         f"and notebooks/exercises/ is written by  make exercises")
 
 
 def prepare_sources(src: Path) -> Path:
@@ -75,12 +68,12 @@ def prepare_sources(src: Path) -> Path:
         target = src / page.relative_to(PAGES)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(page, target)
-    for notebook in notebook_sources():
+    notebooks = notebook_sources()
+    check_no_solutions(notebooks)
+    for notebook in notebooks:
         target = src / notebook
         target.parent.mkdir(parents=True, exist_ok=True)
-        content = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))
-        target.write_text(json.dumps(without_solutions(content), ensure_ascii=False, indent=1),
-                          encoding="utf-8")
+        shutil.copy2(NOTEBOOKS / notebook, target)
     return src
 
 

@@ -1,8 +1,9 @@
 """Sphinx configuration of the course website.  Build it with ``make site``.
 
 ``site/build.py`` lays out the sources (site/pages/*.md and copies of
-notebooks/**/*.ipynb) and runs sphinx-build with ``-c site``.  myst-nb renders
-each notebook from its stored outputs; nothing is executed.
+notebooks/**/*.ipynb: the lessons, and the exercises' student edition without
+solutions; never instructor/) and runs sphinx-build with ``-c site``.  myst-nb
+renders each notebook from its stored outputs; nothing is executed.
 
 Settings (environment variables), rendered into each notebook's launch links:
 

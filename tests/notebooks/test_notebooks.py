@@ -6,6 +6,13 @@ each notebook runs twice in one kernel without error (a student re-running
 everything), every link and image points at a file that exists, stored outputs
 are present and carry no machine paths, and each notebook opens with what it
 teaches and ends with what to read next.
+
+The exercises come in two editions: the student edition in ``notebooks/exercises/``
+(nbgrader's release: no solutions, no outputs; its answer cells raise
+``NotImplementedError``) and the instructor's sources in ``instructor/exercises/``,
+executed with their solutions.  Links are checked where students follow them (the
+student edition); stored outputs and running twice, on the instructor's sources.
+``test_exercises_without_solutions.py`` checks the student edition itself.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)
 COURSE = [p for p in NOTEBOOKS if p.parent.name == "notebooks"]
 IDS = [str(p.relative_to(ROOT / "notebooks")) for p in NOTEBOOKS]
+#: notebooks with stored outputs: the lessons and the instructor's exercises (with solutions)
+INSTRUCTOR_EXERCISES = sorted((ROOT / "instructor" / "exercises").glob("*.ipynb"))
+EXECUTED = COURSE + INSTRUCTOR_EXERCISES
+EXECUTED_IDS = [p.relative_to(ROOT).as_posix() for p in EXECUTED]
 
 pytestmark = pytest.mark.notebooks
 
@@ -42,6 +53,7 @@ def test_there_are_course_notebooks():
                 "04_tcp_walkthrough", "05_udp_walkthrough", "06_pitfalls", "07_concurrency"}
     assert expected <= names, f"missing: {sorted(expected - names)}"
     assert len([p for p in NOTEBOOKS if p.parent.name == "exercises"]) >= 5
+    assert len(INSTRUCTOR_EXERCISES) >= 5
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -66,13 +78,18 @@ def test_every_link_and_image_points_at_a_file_that_exists(path):
     assert not broken, f"{path.name}: links to missing files {broken}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_outputs_are_stored_and_carry_no_machine_paths(path):
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
+def test_outputs_are_stored(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     assert code, "no code cells"
     unexecuted = [i for i, c in enumerate(code) if c.get("execution_count") is None]
     assert not unexecuted, f"code cells without stored outputs (execute the notebook): {unexecuted}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + INSTRUCTOR_EXERCISES,
+                         ids=IDS + [p.relative_to(ROOT).as_posix() for p in INSTRUCTOR_EXERCISES])
+def test_notebooks_carry_no_machine_paths(path):
     text = path.read_text(encoding="utf-8")
     for needle in (str(ROOT), "/root/", "/home/", "/tmp/", "site-packages"):
         assert needle not in text, f"{path.name} contains the machine path {needle!r}"
@@ -102,7 +119,7 @@ def _run_twice(path: Path) -> float:
     return time.perf_counter() - t0
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", EXECUTED, ids=EXECUTED_IDS)
 def test_notebook_runs_twice_in_one_kernel_without_error(path):
     elapsed = _run_twice(path)
     print(f"{path.name}: two runs in {elapsed:.1f} s", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Each lesson is a jupytext pair: the ``.md`` people edit and the ``.ipynb`` with outputs.
 
-These tests fail when the two files of a pair disagree (someone edited one and did
-not sync), when a stored output no longer belongs to its cell (the source changed
-but the notebook was not re-executed), and they pin down what the pairing
+So is each exercise's source in ``instructor/exercises/`` (with its solutions, executed),
+and each student edition in ``notebooks/exercises/`` (nbgrader's release, no outputs; its
+``.md`` is written by jupytext).  These tests fail when the two files of a pair disagree
+(someone edited one and did not sync), when a stored output no longer belongs to its
+cell (the source changed but the notebook was not re-executed), and they pin down what the pairing
 promises: a cell inserted in the ``.md`` gets a new id and no other cell's id
 changes.  ``tools/notebooks.py`` is what ``make notebooks`` runs; these tests
 use the same functions, on the real lessons and on scratch copies.
@@ -26,18 +28,34 @@ notebooks_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(notebooks_tool)
 
 PAIRS = notebooks_tool.all_pairs()
-IDS = [str(p.relative_to(ROOT / "notebooks").with_suffix("")) for p in PAIRS]
+IDS = [p.relative_to(ROOT).with_suffix("").as_posix() for p in PAIRS]
+EXECUTED = notebooks_tool.executed_pairs()
+EXECUTED_IDS = [p.relative_to(ROOT).with_suffix("").as_posix() for p in EXECUTED]
 
 pytestmark = pytest.mark.notebooks
 
 
+def _settings(config: Path) -> list[str]:
+    return [line for line in config.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def test_every_notebook_has_a_text_source_and_no_builder_scripts_remain():
-    assert len(PAIRS) >= 14
+    assert len(PAIRS) >= 20
     for ipynb in PAIRS:
         assert ipynb.exists() and ipynb.with_suffix(".md").exists(), ipynb
     assert not list((ROOT / "tools").glob("build_*.py")), "lessons are edited in their .md, not generated"
-    config = (ROOT / "notebooks" / "jupytext.toml").read_text(encoding="utf-8")
-    assert 'formats = "ipynb,md:myst"' in config
+    config = ROOT / "notebooks" / "jupytext.toml"
+    assert 'formats = "ipynb,md:myst"' in _settings(config)
+    # instructor/ has its own copy (JupyterLab's jupytext looks only inside the folder it serves)
+    assert _settings(ROOT / "instructor" / "jupytext.toml") == _settings(config)
+
+
+def test_the_exercises_are_paired_in_both_editions():
+    students = {p.name for p in notebooks_tool.student_pairs()}
+    sources = {p.name for p in notebooks_tool._pairs_in(notebooks_tool.INSTRUCTOR_EXERCISES)}
+    assert len(sources) >= 6 and students == sources
+    assert set(EXECUTED) == set(PAIRS) - set(notebooks_tool.student_pairs())
 
 
 @pytest.mark.parametrize("ipynb", PAIRS, ids=IDS)
@@ -46,7 +64,7 @@ def test_notebook_and_its_text_file_have_the_same_cells(ipynb):
     assert not problems, "\n".join(problems + ["run: make notebooks (or tools/notebooks.py sync PATH)"])
 
 
-@pytest.mark.parametrize("ipynb", PAIRS, ids=IDS)
+@pytest.mark.parametrize("ipynb", EXECUTED, ids=EXECUTED_IDS)
 def test_no_stored_output_is_stale_relative_to_its_source(ipynb):
     stale = notebooks_tool.stale_outputs(ipynb)
     assert not stale, "\n".join(stale + ["re-execute: make notebooks (or tools/notebooks.py execute PATH)"])
@@ -120,7 +138,17 @@ def test_a_code_cell_changed_but_not_re_executed_is_reported_stale(scratch):
 
 
 def test_nbgrader_metadata_survives_the_text_round_trip():
-    md = ROOT / "notebooks" / "exercises" / "ex01_line_echo.md"
-    graded = [c for c in jupytext.read(md).cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert graded and all(c.metadata["nbgrader"].get("points") for c in graded)
-    assert all(c.metadata["nbgrader"]["locked"] for c in graded)
+    for md in (ROOT / "instructor" / "exercises" / "ex01_line_echo.md",
+               ROOT / "notebooks" / "exercises" / "ex01_line_echo.md"):
+        graded = [c for c in jupytext.read(md).cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert graded and all(c.metadata["nbgrader"].get("points") for c in graded), md
+        assert all(c.metadata["nbgrader"]["locked"] for c in graded), md
+
+
+def test_the_student_edition_is_never_executed_or_synced_by_hand(capsys):
+    student = ROOT / "notebooks" / "exercises" / "ex01_line_echo.md"
+    for action in ("execute", "sync"):
+        with pytest.raises(SystemExit) as info:
+            notebooks_tool.main([action, str(student)])
+        message = str(info.value)
+        assert "instructor/exercises/ex01_line_echo.md" in message and "make exercises" in message

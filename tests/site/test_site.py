@@ -228,10 +228,11 @@ def test_launch_links_for_other_hosts_and_without_a_hub():
 
 @pytest.mark.parametrize("notebook", [n for n in NOTEBOOKS if n.startswith("exercises/")])
 def test_exercise_pages_show_the_released_version_without_solutions(site, notebook):
-    """The public site must not hand out answers: solutions become nbgrader's stub."""
+    """The public site must not hand out answers: it shows the student edition, whose
+    solutions are nbgrader's stub; no line of the instructor's solution is on the page."""
     import json
 
-    source = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))
+    source = json.loads((ROOT / "instructor" / notebook).read_text(encoding="utf-8"))
     solutions = [line.strip() for cell in source["cells"]
                  for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION",
                                           "".join(cell["source"]), re.DOTALL)
@@ -242,3 +243,17 @@ def test_exercise_pages_show_the_released_version_without_solutions(site, notebo
     assert "NotImplementedError" in text
     leaked = [line for line in solutions if line in text]
     assert not leaked, f"solution lines on the public page: {leaked[:3]}"
+
+
+def test_the_build_refuses_a_notebook_with_a_solution(tmp_path, monkeypatch):
+    """A source notebook copied into notebooks/ by mistake stops the build, before Sphinx."""
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    (tmp_path / "exercises").mkdir()
+    source = ROOT / "instructor" / "exercises" / "ex01_line_echo.ipynb"
+    (tmp_path / "exercises" / source.name).write_bytes(source.read_bytes())
+    monkeypatch.setattr(build, "NOTEBOOKS", tmp_path)
+    with pytest.raises(SystemExit, match="not publishing solutions: exercises/ex01_line_echo.ipynb"):
+        build.prepare_sources(tmp_path / "src")
+    assert not list((tmp_path / "src").rglob("*.ipynb"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-EXERCISES = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
+EXERCISES = Path(__file__).resolve().parents[2] / "instructor" / "exercises"
 
 
 def load_solution(notebook: str) -> dict:
