@@ -1,15 +1,21 @@
-"""The lessons speak one vocabulary: the glossary in 00_index, used the same way in 00–07.
+"""The course speaks one vocabulary: the glossary in 00_index, used the same way everywhere.
 
 Issue 13 (defect 10) found the lessons drifting between 套接字 and socket, handler and
 处理器, and using 内核 for both the Jupyter kernel and the operating system's kernel, with
 ASCII and Chinese quotation marks mixed.  These tests read the prose of every lesson
-(``notebooks/0*.md``: markdown cells only; code cells, fenced blocks and inline code are
-left out, because identifiers and code stay in English) and fail with ``file:line`` and
-what to write instead when:
+(``notebooks/0*.md``) and of every exercise, both the instructor's source
+(``instructor/exercises/ex*.md``) and the student edition generated from it
+(``notebooks/exercises/ex*.md``) -- markdown cells only; code cells, fenced blocks and
+inline code are left out, because identifiers and code stay in English -- and fail with
+``file:line`` and what to write instead when:
 
 - a word the glossary replaces appears (处理器, a bare English "socket");
+- the first "handler" of a lesson or exercise is not introduced as 请求处理器（handler）;
 - 内核 is not said to be the Jupyter kernel or the operating system's kernel;
 - ASCII double quotes appear in prose (Chinese text uses “…”);
+
+and, for the lessons only:
+
 - 00_index has no glossary (术语表) naming the course's choices;
 - a lesson does not open with what the student will be able to do (学完本节你能……);
 - a lesson that an exercise names in its "先读" line does not link to that exercise.
@@ -37,6 +43,12 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("0*.md"))
 LESSON_IDS = [p.name for p in LESSONS]
+# an exercise's prose follows the same rules; a student reads the generated copy, so both
+# are checked (a fix goes into the instructor's source, then `make exercises`)
+EXERCISES = (sorted((ROOT / "instructor" / "exercises").glob("ex*.md"))
+             + sorted((NOTEBOOKS / "exercises").glob("ex*.md")))
+PROSE = LESSONS + EXERCISES
+PROSE_IDS = [p.relative_to(ROOT).as_posix() for p in PROSE]
 
 pytestmark = pytest.mark.notebooks
 
@@ -132,26 +144,38 @@ def wording_problems(path: Path) -> list[str]:
 
 
 def first_handler_problem(path: Path) -> str | None:
-    """The lesson's first 'handler' in prose must introduce it: 请求处理器（handler）."""
+    """The first 'handler' in a lesson's or exercise's prose must introduce it: 请求处理器（handler）."""
     for number, text in prose_lines(path):
         match = HANDLER_WORD.search(text)
         if match:
             start = match.start() - len("请求处理器（")
             if text[start:start + len(HANDLER_INTRO)] == HANDLER_INTRO:
                 return None
-            return (f"{_where(path, number)}: the lesson's first 'handler' is not introduced -- "
-                    f"write '{HANDLER_INTRO}' here (a student may open this lesson first), "
+            return (f"{_where(path, number)}: the first 'handler' is not introduced -- "
+                    f"write '{HANDLER_INTRO}' here (a student may open this notebook first), "
                     f"and plain handler afterwards")
     return None
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=LESSON_IDS)
-def test_lesson_prose_uses_the_glossary_wording(path):
+@pytest.mark.parametrize("path", PROSE, ids=PROSE_IDS)
+def test_prose_uses_the_glossary_wording(path):
     problems = wording_problems(path)
     introduced = first_handler_problem(path)
     problems += [introduced] if introduced else []
+    if problems and path.is_relative_to(NOTEBOOKS / "exercises"):
+        problems.append("notebooks/exercises is generated: fix the prose in instructor/exercises/"
+                        f"{path.name}, re-execute it, then run `make exercises`")
     assert not problems, "\n".join(
         problems + ["the glossary (术语表) in notebooks/00_index.md lists the course's words"])
+
+
+def test_the_exercises_are_checked_too():
+    """Both copies of the exercises are read (a moved folder must not silently drop them)."""
+    student = sorted(p.name for p in EXERCISES if p.is_relative_to(NOTEBOOKS / "exercises"))
+    assert student, "notebooks/exercises/ex*.md: no exercise text files found"
+    instructor = sorted(p.name for p in EXERCISES if p.is_relative_to(ROOT / "instructor"))
+    if (ROOT / "instructor" / "exercises").is_dir():
+        assert instructor == student, (instructor, student)
 
 
 def test_index_has_a_glossary_with_the_course_terms():
