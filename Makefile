@@ -6,7 +6,8 @@
 #                     in JupyterLab), plus the test tools; make lab, make test
 #   .venv-instructor  the same plus nbgrader; make release, make grade and the
 #                     instructor tests
-# and Graphviz's `dot` (installed with apt-get when running as root).
+# and Graphviz's `dot` and bubblewrap's `bwrap` (the grading sandbox), installed with
+# apt-get when running as root.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -71,6 +72,7 @@ setup: $(STAMP)
 
 instructor-setup: $(ISTAMP)
 	@tools/ensure-dot.sh
+	@tools/ensure-sandbox.sh || echo "(make grade will refuse to run student code without it)"
 
 lab: setup
 	@echo "Starting JupyterLab with the course; open the link printed below. Ctrl-C stops it."

@@ -20,8 +20,11 @@ its ``__init__``, which is the one public name of each thing):
 * :mod:`netlesson.concurrency` -- the concurrency lab: model servers in a child process,
   a load generator, the comparison report
 * :mod:`netlesson.widgets` -- the echo console and the MRO explorer
+* :mod:`netlesson.quiz` -- predict, then check: a lesson's answer appears only after
+  the student's guess
 * :mod:`netlesson.exercises` -- checkers for the graded exercises, one module per exercise
-* :mod:`netlesson.instructor` -- release and grade the exercises with nbgrader
+* :mod:`netlesson.instructor` -- release the exercises with nbgrader
+* :mod:`netlesson.grading` -- grade a class: a sandbox per notebook, verdicts students cannot forge
 * :mod:`netlesson.cli` -- ``python -m netlesson ...``, the one command-line program
 """
 

@@ -372,14 +372,14 @@ def _add_instructor_commands(sub) -> None:
     p.add_argument("--out", required=True,
                    help="directory for the student notebooks (written to OUT/<assignment>/)")
     p.add_argument("--source", default=None,
-                   help="source exercise notebooks (default notebooks/exercises)")
+                   help="the instructor's exercise sources, with solutions (default instructor/exercises)")
     p.add_argument("--assignment", default=instructor.ASSIGNMENT,
                    help=f"nbgrader assignment name (default {instructor.ASSIGNMENT})")
     p.add_argument("--course-dir", default=None,
                    help="keep the nbgrader course directory here (default: temporary)")
 
-    p = sub.add_parser("grade",
-                       help="instructors: autograde collected submissions into a CSV (nbgrader)")
+    p = sub.add_parser("grade", help="instructors: grade collected submissions, each notebook "
+                                     "in its own sandbox, into a CSV and nbgrader's gradebook")
     p.add_argument("submissions",
                    help="collected notebooks: SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb")
     p.add_argument("--csv", default="grades.csv",
@@ -388,13 +388,17 @@ def _add_instructor_commands(sub) -> None:
                    help=f"seconds one cell may run before it is interrupted "
                         f"(default {instructor.DEFAULT_TIMEOUT})")
     p.add_argument("--source", default=None,
-                   help="source exercise notebooks (default notebooks/exercises)")
+                   help="the instructor's exercise sources, with solutions (default instructor/exercises)")
     p.add_argument("--assignment", default=instructor.ASSIGNMENT,
                    help=f"nbgrader assignment name (default {instructor.ASSIGNMENT})")
     p.add_argument("--course-dir", default=None,
                    help="keep the nbgrader course directory (gradebook, autograded "
                         "notebooks, logs) here (default: temporary); it may hold an "
                         "earlier run, whose results are replaced")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="notebooks graded at once (default: the number of CPUs)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="without bubblewrap, run student code with your rights anyway (unsafe)")
 
 
 def _release(args) -> int:
@@ -408,11 +412,14 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
+    from . import grading
+
     try:
-        path = instructor.grade(args.submissions, args.csv, source_dir=args.source,
-                                assignment=args.assignment, course_dir=args.course_dir,
-                                timeout=args.timeout, log=_progress)
-    except (instructor.NbgraderError, FileNotFoundError) as exc:
+        path = grading.grade(args.submissions, args.csv, source_dir=args.source,
+                             assignment=args.assignment, course_dir=args.course_dir,
+                             timeout=args.timeout, jobs=args.jobs,
+                             allow_unsandboxed=args.allow_unsandboxed, log=_progress)
+    except (instructor.NbgraderError, FileNotFoundError, grading.SandboxRefused) as exc:
         return _fail(exc)
     print(path)
     return 0

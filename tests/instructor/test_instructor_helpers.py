@@ -1,17 +1,20 @@
-"""The parts of netlesson.instructor around nbgrader: layouts, feedback, CSV, command line.
+"""The parts of release and grading around nbgrader: layouts, names, CSV, channel, command line.
 
-These run no nbgrader command (test_nbgrader.py does); they pin down how
-submissions are found and how an autograded notebook's errors become feedback.
+These run no nbgrader command and no sandbox (test_nbgrader.py and
+test_grading_class.py do); they pin down how submissions are found and
+matched, which result records are believed, and what the command line says.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import time
 
 import nbformat
 import pytest
 
-from netlesson import cli, instructor
+from netlesson import cli, grading, instructor
 
 pytestmark = pytest.mark.instructor
 
@@ -37,53 +40,71 @@ def test_find_submissions_explains_the_expected_layout(tmp_path):
         instructor.find_submissions(tmp_path / "absent")
 
 
-def graded_cell(source, grade_id, error=None, *, grade=True):
-    cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["nbgrader"] = {"grade": grade, "solution": not grade, "locked": grade,
-                                 "grade_id": grade_id, "schema_version": 3,
-                                 **({"points": 2} if grade else {})}
-    if error:
-        ename, evalue = error
-        cell.outputs = [nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[])]
-    return cell
+def test_handed_in_names_are_matched_with_a_note(tmp_path):
+    for name in ("ex01_line_echo.ipynb", "EX03_MRO_supplier (1).ipynb", "ex04_framing-copy.ipynb",
+                 "ex04_Framing.ipynb", "notes.ipynb", "ex05_allow_list.txt"):
+        write_notebook(tmp_path / name)
+    newest = tmp_path / "ex04_Framing.ipynb"
+    os.utime(newest, (time.time() + 60, time.time() + 60))
+    found = grading.match_notebooks(tmp_path, ["ex01_line_echo", "ex03_mro_supplier",
+                                               "ex04_framing", "ex05_allow_list"])
+    assert found["ex01_line_echo"] == (tmp_path / "ex01_line_echo.ipynb", None)
+    assert found["ex03_mro_supplier"] == (tmp_path / "EX03_MRO_supplier (1).ipynb",
+                                          "handed in as 'EX03_MRO_supplier (1).ipynb'")
+    path, note = found["ex04_framing"]
+    assert path == newest and "newest of" in note and "'ex04_framing-copy.ipynb'" in note
+    assert "ex05_allow_list" not in found
 
 
-def test_feedback_quotes_failed_checks_and_explains_answer_cells(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        graded_cell("...", "ex-answer", ("NotImplementedError", ""), grade=False),
-        graded_cell("...", "ex-loop", ("KeyboardInterrupt", ""), grade=False),
-        graded_cell("check()", "ex-check-a", ("AssertionError", "your handler replied 1024 bytes")),
-        graded_cell("check()", "ex-check-b"),
-        nbformat.v4.new_code_cell("1/0"),  # not an nbgrader cell: not feedback
-    ]
-    nb.cells[1].outputs.append(nbformat.v4.new_output("error", ename="CellTimeoutError",
-                                                      evalue="", traceback=[]))
-    nb.cells[4].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError",
-                                                  evalue="division by zero", traceback=[])]
-    path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
-    assert instructor._feedback(path, timeout=7) == [
-        "ex-answer: not answered (the cell still raises NotImplementedError)",
-        "ex-loop: ran longer than 7 s and was interrupted (an endless loop, or a recv() "
-        "without a timeout?)",
-        "ex-check-a: AssertionError: your handler replied 1024 bytes",
-    ]
+def test_result_channel_accepts_only_this_runs_signed_records_in_order():
+    import hashlib
+    import hmac
+
+    from netlesson.grading._judge import read_records
+
+    key = b"k" * 32
+
+    def line(seq, text, k=key):
+        body = f"{seq} {text}"
+        return f"{hmac.new(k, body.encode(), hashlib.sha256).hexdigest()} {body}\n"
+
+    good = line(0, '{"type": "cell"}') + line(1, '{"type": "end"}')
+    assert read_records(good.encode(), key) == ([{"type": "cell"}, {"type": "end"}], None)
+    forged = line(0, '{"type": "cell"}') + line(1, '{"type": "end"}', k=b"x" * 32)
+    assert read_records(forged.encode(), key)[1] == "line 2 of the result channel is not the grader's"
+    replayed = line(0, '{"type": "cell"}') + line(0, '{"type": "cell"}')
+    assert "out of order" in read_records(replayed.encode(), key)[1]
 
 
-def test_csv_rows_keep_multiline_feedback_and_whole_points(tmp_path):
-    rows = [instructor.NotebookResult("alice", "exercises", "ex01", 2.0, 5.0, "graded",
-                                      ["a: AssertionError: one", "b: AssertionError: two"]),
-            instructor.NotebookResult("bob", "exercises", "ex01", 2.5, 5.0, "missing",
-                                      ["not handed in"])]
+def test_csv_rows_keep_multiline_feedback_whole_points_and_flags(tmp_path):
+    from netlesson.grading._grade import _write_csv
+
+    rows = [grading.NotebookResult("alice", "exercises", "ex01", 2.0, 5.0, "graded",
+                                   ["a: AssertionError: one", "b: AssertionError: two"],
+                                   ["output cut", "time limit (60 s)"]),
+            grading.NotebookResult("bob", "exercises", "ex01", 2.5, 5.0, "missing",
+                                   ["not handed in"])]
     path = tmp_path / "out" / "grades.csv"
-    instructor._write_csv(path, rows)
+    _write_csv(path, rows)
     with open(path, newline="", encoding="utf-8") as f:
         read = list(csv.DictReader(f))
-    assert list(read[0]) == instructor.CSV_FIELDS
+    assert list(read[0]) == grading.CSV_FIELDS
     assert (read[0]["points"], read[0]["max_points"]) == ("2", "5")
     assert read[0]["feedback"] == "a: AssertionError: one\nb: AssertionError: two"
-    assert read[1]["points"] == "2.5"
+    assert read[0]["flags"] == "output cut; time limit (60 s)"
+    assert (read[1]["points"], read[1]["flags"]) == ("2.5", "")
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
+    from netlesson.grading import _sandbox
+
+    monkeypatch.setattr(_sandbox, "sandbox_problem", lambda: "bwrap is not installed")
+    write_notebook(tmp_path / "alice" / "ex01_line_echo.ipynb")
+    assert cli.main(["grade", str(tmp_path), "--csv", str(tmp_path / "g.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot grade safely: bwrap is not installed" in err
+    assert "--allow-unsandboxed" in err and "apt-get install bubblewrap" in err
+    assert not (tmp_path / "g.csv").exists()
 
 
 def test_generated_config_names_the_course_and_its_root(tmp_path):
@@ -110,7 +131,10 @@ def test_command_line_arguments():
     assert (args.out, args.assignment, args.source, args.course_dir) == \
         ("rel", "exercises", None, None)
     args = parser.parse_args(["grade", "subs", "--timeout", "9", "--csv", "g.csv"])
-    assert (args.submissions, args.timeout, args.csv) == ("subs", 9, "g.csv")
+    assert (args.submissions, args.timeout, args.csv, args.jobs, args.allow_unsandboxed) == \
+        ("subs", 9, "g.csv", None, False)
+    args = parser.parse_args(["grade", "subs", "--jobs", "6", "--allow-unsandboxed"])
+    assert (args.jobs, args.allow_unsandboxed) == (6, True)
 
 
 def test_grade_reports_a_missing_submissions_folder(tmp_path, capsys):
