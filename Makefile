@@ -24,6 +24,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 OUT    ?= release
 NB     ?=
 SUBMISSIONS ?= submitted
+COURSE ?= course
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.11, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 # JupyterLab settings for the course's environment: no news or update pop-ups
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
@@ -41,9 +42,13 @@ help:
 	@echo "               (nbgrader generate_assignment; after make notebooks NB=instructor/exercises/...)"
 	@echo "make diagrams  regenerate pics/ from the running Python"
 	@echo "make site      build the course website into _site/ from the stored outputs"
-	@echo "               (launch links: COURSE_REPOSITORY=github.com/OWNER/netlesson COURSE_HUB_URL=https://hub...)"
+	@echo "               (launch links: COURSE_REPOSITORY=github.com/OWNER/netlesson COURSE_HUB_URL=https://hub..."
+	@echo "                COURSE_BRANCH=students)"
 	@echo "make release   build student versions of the exercises into OUT=$(OUT)"
-	@echo "make grade     autograde SUBMISSIONS=$(SUBMISSIONS) into grades.csv"
+	@echo "make grade     grade SUBMISSIONS=$(SUBMISSIONS) into grades.csv, grades-logs/ and the"
+	@echo "               nbgrader course directory COURSE=$(COURSE) (gradebook.db, autograded/)"
+	@echo "make student-branch  commit HEAD without instructor/ (the solutions) on the branch"
+	@echo "               students, for clones, nbgitpuller and Binder; prints what to push"
 	@echo "make bench     run the benchmarks"
 	@echo "make constraints  re-pin constraints.txt to the newest versions that install"
 
@@ -118,7 +123,13 @@ release: instructor-setup
 	$(IBIN)/python -m netlesson release --source instructor/exercises --out $(OUT)
 
 grade: instructor-setup
-	$(IBIN)/python -m netlesson grade --source instructor/exercises $(SUBMISSIONS)
+	$(IBIN)/python -m netlesson grade --source instructor/exercises --course-dir $(COURSE) $(SUBMISSIONS)
+
+# HEAD minus instructor/ as a new commit on the branch `students` (git plumbing on a
+# temporary index: the working tree, the index and HEAD stay as they are).  Push it.
+.PHONY: student-branch
+student-branch:
+	$(PYTHON) tools/student_branch.py
 
 bench: setup
 	$(BIN)/python benchmarks/echo_bench.py

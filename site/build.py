@@ -23,7 +23,8 @@ myst-nb always writes beside Sphinx's output folder).
 
     python site/build.py [--out _site] [--work build/site] [--strict] [-q]
 
-The launch links read ``COURSE_REPOSITORY`` and ``COURSE_HUB_URL`` (see conf.py).
+The launch links read ``COURSE_REPOSITORY``, ``COURSE_HUB_URL`` and ``COURSE_BRANCH``
+(default ``students``, the branch ``make student-branch`` writes; see conf.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ COURSE_REPOSITORY  the course's public git repository, e.g. github.com/OWNER/net
                    (default: the placeholder github.com/OWNER/netlesson -- set it)
 COURSE_HUB_URL     a JupyterHub that has nbgitpuller, e.g. https://hub.example.edu
                    (default: unset, and the pages carry no JupyterHub link)
+COURSE_BRANCH      the branch both links open (default: students, the branch
+                   ``make student-branch`` writes: the course without instructor/)
 """
 
 import os
@@ -62,5 +64,5 @@ html_theme_options = {
 # course_site.py reads these
 course_repository = os.environ.get("COURSE_REPOSITORY", "").strip() or "github.com/OWNER/netlesson"
 course_hub_url = os.environ.get("COURSE_HUB_URL", "").strip()
-course_branch = "main"
+course_branch = os.environ.get("COURSE_BRANCH", "").strip() or "students"
 course_notebooks_dir = "notebooks"

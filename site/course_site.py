@@ -6,9 +6,12 @@ Configured in conf.py (``course_repository``, ``course_hub_url``,
 ``course_branch``, ``course_notebooks_dir``); a page built from
 ``exercises/ex01_line_echo.ipynb`` links to
 
-* ``https://mybinder.org/v2/gh/OWNER/netlesson/HEAD?urlpath=lab/tree/notebooks/exercises/ex01_line_echo.ipynb``
-* ``HUB/hub/user-redirect/git-pull?repo=https://github.com/OWNER/netlesson&urlpath=lab/tree/netlesson/notebooks/exercises/ex01_line_echo.ipynb&branch=main``
+* ``https://mybinder.org/v2/gh/OWNER/netlesson/students?urlpath=lab/tree/notebooks/exercises/ex01_line_echo.ipynb``
+* ``HUB/hub/user-redirect/git-pull?repo=https://github.com/OWNER/netlesson&urlpath=lab/tree/netlesson/notebooks/exercises/ex01_line_echo.ipynb&branch=students``
   (query values URL-encoded; only when ``course_hub_url`` is set).
+
+Both open ``course_branch`` (default ``students``: the branch ``make
+student-branch`` writes, the course without ``instructor/``).
 
 2. Links to a folder, such as ``[exercises/](exercises/)`` in the lessons (in
    JupyterLab they open the file browser there), go to that folder's
@@ -33,19 +36,21 @@ def _repository(setting: str) -> tuple[str, str]:
     return bare, f"https://{bare}"
 
 
-def binder_url(repository: str, notebook: str, notebooks_dir: str = "notebooks") -> str:
+def binder_url(repository: str, notebook: str, notebooks_dir: str = "notebooks",
+               ref: str = "HEAD") -> str:
     bare, url = _repository(repository)
     host, _, path = bare.partition("/")
+    ref = quote(ref, safe="")
     if host == "github.com":
-        spec = f"gh/{path}/HEAD"
+        spec = f"gh/{path}/{ref}"
     elif host == "gitlab.com":
-        spec = f"gl/{quote(path, safe='')}/HEAD"
+        spec = f"gl/{quote(path, safe='')}/{ref}"
     else:
-        spec = f"git/{quote(url, safe='')}/HEAD"
+        spec = f"git/{quote(url, safe='')}/{ref}"
     return f"{BINDER}/v2/{spec}?urlpath=lab/tree/{notebooks_dir}/{notebook}"
 
 
-def nbgitpuller_url(hub: str, repository: str, notebook: str, branch: str = "main",
+def nbgitpuller_url(hub: str, repository: str, notebook: str, branch: str = "students",
                     notebooks_dir: str = "notebooks") -> str:
     bare, url = _repository(repository)
     name = bare.rsplit("/", 1)[-1]  # nbgitpuller clones into a folder named after the repository
@@ -56,7 +61,8 @@ def nbgitpuller_url(hub: str, repository: str, notebook: str, branch: str = "mai
 
 def launch_html(config, notebook: str) -> str:
     links = [("netlesson-launch-binder", binder_url(config.course_repository, notebook,
-                                                    config.course_notebooks_dir),
+                                                    config.course_notebooks_dir,
+                                                    config.course_branch),
               "在 Binder 中运行")]
     if config.course_hub_url:
         links.append(("netlesson-launch-hub",
@@ -98,7 +104,7 @@ class FolderLinks(SphinxPostTransform):
 def setup(app):
     app.add_config_value("course_repository", "github.com/OWNER/netlesson", "html")
     app.add_config_value("course_hub_url", "", "html")
-    app.add_config_value("course_branch", "main", "html")
+    app.add_config_value("course_branch", "students", "html")
     app.add_config_value("course_notebooks_dir", "notebooks", "html")
     app.connect("html-page-context", add_launch_links)
     app.add_post_transform(FolderLinks)

@@ -275,15 +275,21 @@ def _judge_all(staged, notes, students, notebooks, released_dir, assignment, tim
         else:
             program, oddities = _judge.build_program(released[nb], submitted, notebook=nb,
                                                      timeout=timeout)
-            verdict = _judge.judge(program, limits=limits, sandboxed=sandboxed)
-            verdict.program = program
-            with lock:
-                verdicts[(student, nb)] = verdict
-            row.points = verdict.points
-            row.feedback = oddities + verdict.feedback
-            row.flags.extend(verdict.flags)
-            if not any(r.get("type") == "cell" for r in verdict.cells):
+            try:
+                verdict = _judge.judge(program, limits=limits, sandboxed=sandboxed)
+            except Exception as exc:  # noqa: BLE001 -- one notebook's failure is that row's
                 row.status = "error"
+                row.feedback.append(f"could not be graded: {type(exc).__name__}: {exc}"[:500])
+                row.flags.append("grader error")
+            else:
+                verdict.program = program
+                with lock:
+                    verdicts[(student, nb)] = verdict
+                row.points = verdict.points
+                row.feedback = oddities + verdict.feedback
+                row.flags.extend(verdict.flags)
+                if not any(r.get("type") == "cell" for r in verdict.cells):
+                    row.status = "error"
         with lock:
             remaining[student] -= 1
             last = remaining[student] == 0

@@ -380,3 +380,30 @@ def test_ordinary_python_in_an_answer_is_not_taken_for_tampering():
     assert [t.passed for t in verdict.tests] == [True, True], verdict.feedback
     assert verdict.flags == [], verdict.flags
     assert "logging works: Point(x=1)" in verdict.log and "ZeroDivisionError" in verdict.log
+
+
+def test_a_sandbox_that_fails_costs_only_that_notebook(tmp_path, monkeypatch):
+    """The sandbox failing to start for one notebook makes that row an error, nothing more."""
+    from netlesson.grading import _grade
+
+    subs = tmp_path / "submitted"
+    for student in ("ann", "ben"):
+        submit(RELEASED, SOURCE, subs / student / instructor.ASSIGNMENT,
+               {"ex03_mro_supplier": "solved"})
+    real_judge = _grade._judge.judge
+    calls = []
+
+    def flaky_judge(program, **kwargs):
+        calls.append(program["notebook"])
+        if len(calls) == 1:
+            raise grading.SandboxUnavailable("the sandbox did not start: bwrap: out of memory")
+        return real_judge(program, **kwargs)
+
+    monkeypatch.setattr(_grade._judge, "judge", flaky_judge)
+    path = grading.grade(subs, tmp_path / "grades.csv", source_dir=SOURCE, timeout=TIMEOUT, jobs=1)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f) if r["notebook"] == "ex03_mro_supplier"}
+    failed, graded_row = rows["ann"], rows["ben"]
+    assert (failed["status"], failed["points"], failed["flags"]) == ("error", "0", "grader error")
+    assert "the sandbox did not start: bwrap: out of memory" in failed["feedback"]
+    assert graded_row["points"] == graded_row["max_points"] != "0"

@@ -5,7 +5,8 @@
 copies the HTML out.  These tests check what a visitor gets: a page per
 notebook, every image and internal link present, no link to a notebook or
 Markdown source, launch links (Binder, JupyterHub via nbgitpuller) with the
-right notebook path, diagrams as images, source excerpts highlighted, and the
+right notebook path and branch (``COURSE_BRANCH``: here a test value; by
+default ``students``), diagrams as images, source excerpts highlighted, and the
 licence statement.  Nothing is executed: the pages come from stored outputs.
 
 Without Sphinx (the ``site`` extra) the tests skip -- except in CI (``CI`` set),
@@ -33,6 +34,7 @@ NOTEBOOKS = sorted(str(p.relative_to(NOTEBOOK_DIR)).replace(os.sep, "/")
                    for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 REPOSITORY = "github.com/example-org/netlesson"
 HUB = "https://hub.example.edu"
+BRANCH = "students-2026"
 BUILD_TIMEOUT = 300
 
 pytestmark = pytest.mark.site
@@ -78,7 +80,7 @@ class Page(HTMLParser):
 def site(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("site")
     out = work / "out"
-    env = dict(os.environ, COURSE_REPOSITORY=REPOSITORY, COURSE_HUB_URL=HUB)
+    env = dict(os.environ, COURSE_REPOSITORY=REPOSITORY, COURSE_HUB_URL=HUB, COURSE_BRANCH=BRANCH)
     result = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), "--strict", "-q",
                              "--out", str(out), "--work", str(work / "work")],
                             capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env, cwd=ROOT)
@@ -157,13 +159,14 @@ def test_links_between_notebooks_point_at_pages(pages):
 def test_each_page_has_binder_and_jupyterhub_launch_links(pages, notebook):
     launch = pages[_html(notebook)].launch
     binder = urlparse(launch["binder"])
-    assert (binder.scheme, binder.netloc, binder.path) == ("https", "mybinder.org", "/v2/gh/example-org/netlesson/HEAD")
+    assert (binder.scheme, binder.netloc, binder.path) == \
+        ("https", "mybinder.org", f"/v2/gh/example-org/netlesson/{BRANCH}")
     assert parse_qs(binder.query) == {"urlpath": [f"lab/tree/notebooks/{notebook}"]}
     hub = urlparse(launch["hub"])
     assert (hub.scheme, hub.netloc, hub.path) == ("https", "hub.example.edu", "/hub/user-redirect/git-pull")
     assert parse_qs(hub.query) == {"repo": [f"https://{REPOSITORY}"],
                                    "urlpath": [f"lab/tree/netlesson/notebooks/{notebook}"],
-                                   "branch": ["main"]}
+                                   "branch": [BRANCH]}
 
 
 def test_the_landing_pages_have_no_launch_links(pages):
@@ -210,6 +213,10 @@ def test_launch_links_for_other_hosts_and_without_a_hub():
         sys.path.remove(str(ROOT / "site"))
     assert course_site.binder_url("https://github.com/a/b.git", "00_index.ipynb") == \
         "https://mybinder.org/v2/gh/a/b/HEAD?urlpath=lab/tree/notebooks/00_index.ipynb"
+    assert course_site.binder_url("github.com/a/b", "00_index.ipynb", "notebooks", "students") == \
+        "https://mybinder.org/v2/gh/a/b/students?urlpath=lab/tree/notebooks/00_index.ipynb"
+    assert course_site.binder_url("github.com/a/b", "x.ipynb", "notebooks", "term/2026").startswith(
+        "https://mybinder.org/v2/gh/a/b/term%2F2026?")
     assert course_site.binder_url("gitlab.com/g/sub/p", "x.ipynb").startswith(
         "https://mybinder.org/v2/gl/g%2Fsub%2Fp/HEAD?")
     assert course_site.binder_url("git.example.edu/course/netlesson", "x.ipynb").startswith(
@@ -218,12 +225,26 @@ def test_launch_links_for_other_hosts_and_without_a_hub():
     class Config:
         course_repository = REPOSITORY
         course_hub_url = ""
-        course_branch = "main"
+        course_branch = "students"
         course_notebooks_dir = "notebooks"
 
     assert "netlesson-launch-hub" not in course_site.launch_html(Config, "00_index.ipynb")
+    assert 'href="https://mybinder.org/v2/gh/example-org/netlesson/students?' in \
+        course_site.launch_html(Config, "00_index.ipynb")
     Config.course_hub_url = HUB + "/"
     assert f'href="{HUB}/hub/user-redirect/git-pull?' in course_site.launch_html(Config, "00_index.ipynb")
+    assert "branch=students" in course_site.launch_html(Config, "00_index.ipynb")
+
+
+def test_the_launch_branch_defaults_to_the_students_branch(monkeypatch):
+    """site/conf.py: COURSE_BRANCH, else ``students`` (what make student-branch writes)."""
+    import runpy
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # conf.py puts site/ on it
+    monkeypatch.delenv("COURSE_BRANCH", raising=False)
+    assert runpy.run_path(str(ROOT / "site" / "conf.py"))["course_branch"] == "students"
+    monkeypatch.setenv("COURSE_BRANCH", " term-2 ")
+    assert runpy.run_path(str(ROOT / "site" / "conf.py"))["course_branch"] == "term-2"
 
 
 @pytest.mark.parametrize("notebook", [n for n in NOTEBOOKS if n.startswith("exercises/")])
