@@ -160,7 +160,9 @@ def _nbgrader(course_dir: Path, args: list[str], *, log=None, what: str,
             out.write(f"\n[netlesson] stopped after {wall_timeout:.0f} s\n")
             proc = subprocess.CompletedProcess(cmd, returncode=-9)
     if log is not None:
-        log(f"nbgrader {what}: exit status {proc.returncode} (log: {logfile})")
+        # the path only when it outlives this run (a temporary course directory does not)
+        where = "" if course_dir.name.startswith("netlesson-course-") else f" (log: {logfile})"
+        log(f"nbgrader {what}: exit status {proc.returncode}{where}")
     if check and proc.returncode != 0:
         tail = "".join(logfile.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
         raise NbgraderError(f"nbgrader {args[0]} failed (exit status {proc.returncode}); the end "

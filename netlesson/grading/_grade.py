@@ -204,6 +204,11 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None,
         _record_gradebook(course, assignment, results)
         _write_logs(logs_dir, course, assignment, results)
     _write_csv(out_csv, results)
+    if log is not None:
+        flagged = sorted({r.student for r in results if r.flags})
+        log(f"graded {sum(r.status != 'missing' for r in results)} notebooks of {len(students)} "
+            f"students: {out_csv} (logs and graded notebooks: {logs_dir}/)"
+            + (f"; flagged for review: {', '.join(flagged)}" if flagged else ""))
     return out_csv
 
 
