@@ -19,7 +19,9 @@ its ``__init__``, which is the one public name of each thing):
 * :mod:`netlesson.pics` -- the diagrams in ``pics/`` (needs diagrams and trace; neither needs it)
 * :mod:`netlesson.concurrency` -- the concurrency lab: model servers in a child process,
   a load generator, the comparison report
-* :mod:`netlesson.widgets` -- the echo console and the MRO explorer
+* :mod:`netlesson.widgets` -- the echo console, the MRO explorer and the socket-state table
+* :mod:`netlesson.addresses` -- ``getaddrinfo``'s answers named and lined up as a table
+* :mod:`netlesson.tls` -- TLS for the classroom server, the handshake in the request's thread
 * :mod:`netlesson.quiz` -- predict, then check: a lesson's answer appears only after
   the student's guess
 * :mod:`netlesson.exercises` -- checkers for the graded exercises, one module per exercise

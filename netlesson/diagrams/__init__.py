@@ -33,7 +33,8 @@ that is why only the ``.dot`` files are compared.
 The package, by job: ``_render`` (the :class:`Diagram` object and drawing it with
 ``dot``), ``_style`` (palette, graph style, provenance), ``_classes`` (class
 hierarchies, mix-in combinations, one MRO), ``_callflow`` (the call flow of recorded
-calls).
+calls), ``_sequence`` (a sequence diagram of recorded socket calls, one column per
+thread: :func:`sequence` of :class:`SocketEvent` records).
 """
 
 from ._callflow import CallRecord, call_flow
@@ -46,6 +47,7 @@ from ._classes import (
     server_classes,
 )
 from ._render import RENDER_TIMEOUT, Diagram, DotNotFound, DotTimeout, Edge
+from ._sequence import SocketEvent, sequence
 from ._style import provenance
 
 __all__ = [
@@ -62,5 +64,7 @@ __all__ = [
     "mro",
     "provenance",
     "public_classes",
+    "sequence",
     "server_classes",
+    "SocketEvent",
 ]

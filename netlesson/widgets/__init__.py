@@ -27,6 +27,13 @@ that asked for it, never in an unrelated cell.
     diagram from :func:`netlesson.diagrams.mro` with the supplying class
     highlighted, and a plain line such as ``process_request → ThreadingMixIn``.
 
+`SocketStates` (``socket_states(port, ...)``)
+    The TCP sockets of this Jupyter kernel and the state of each (``LISTEN``,
+    ``ESTABLISHED``, ``TIME_WAIT`` ...), read with psutil (``/proc/net/tcp`` on
+    Linux when psutil cannot), refreshed after every cell, by *Refresh*, on a
+    timer while *auto* is ticked, and by ``.refresh()``.  Its data part,
+    :func:`socket_table`, returns the rows and needs no browser.
+
 Stable CSS classes
 ------------------
 Browser tests find the parts by these classes (set with ``add_class``):
@@ -52,6 +59,12 @@ Browser tests find the parts by these classes (set with ``add_class``):
 ``netlesson-mro-line``          the plain line ``attribute → Supplier``
 ``netlesson-mro-message``       the lookup chain, or why nothing was found
 ``netlesson-mro-diagram``       the ``Output`` holding the diagram
+``netlesson-states``            the whole socket-state table (a ``VBox``)
+``netlesson-states-refresh``    its *Refresh* button
+``netlesson-states-auto``       the *auto* checkbox (refresh on a timer)
+``netlesson-states-table``      the table; each row has the class
+                                ``netlesson-states-row`` and ``data-state``
+``netlesson-states-status``     how many sockets, read with what, which refresh
 ==============================  ==================================================
 
 Each widget object is displayed by its ``.widget`` box and also carries a short,
@@ -59,12 +72,16 @@ stable ``text/plain`` representation (e.g. ``<EchoConsole tcp
 127.0.0.1:8081>``), which is what a notebook stores for readers without a
 widget-aware front end and what nbval compares.
 
-Layout: ``_echo_console`` and ``_mro_explorer`` hold one widget each,
+Layout: ``_echo_console``, ``_mro_explorer`` and ``_socket_states`` hold one widget each,
 ``_common`` the little they share; this package's names are the public ones.
 """
 
 from ._echo_console import EchoConsole, echo_console
 from ._mro_explorer import MroExplorer, mro_explorer
+from ._socket_states import (SocketRow, SocketStates, SocketTable, StatesUnavailable,
+                             socket_states, socket_table, wait_for_state)
 
-__all__ = ["EchoConsole", "echo_console", "MroExplorer", "mro_explorer"]
+__all__ = ["EchoConsole", "echo_console", "MroExplorer", "mro_explorer",
+           "SocketRow", "SocketStates", "SocketTable", "StatesUnavailable", "socket_states",
+           "socket_table", "wait_for_state"]
 

@@ -3,7 +3,7 @@
 Issue 13 (defect 10) found the lessons drifting between 套接字 and socket, handler and
 处理器, and using 内核 for both the Jupyter kernel and the operating system's kernel, with
 ASCII and Chinese quotation marks mixed.  These tests read the prose of every lesson
-(``notebooks/0*.md``) and of every exercise, both the instructor's source
+(``notebooks/NN_*.md``) and of every exercise, both the instructor's source
 (``instructor/exercises/ex*.md``) and the student edition generated from it
 (``notebooks/exercises/ex*.md``) -- markdown cells only; code cells, fenced blocks and
 inline code are left out, because identifiers and code stay in English -- and fail with
@@ -41,7 +41,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("0*.md"))
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 LESSON_IDS = [p.name for p in LESSONS]
 # an exercise's prose follows the same rules; a student reads the generated copy, so both
 # are checked (a fix goes into the instructor's source, then `make exercises`)
