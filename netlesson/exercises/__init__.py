@@ -48,6 +48,9 @@ socket helpers; ``_peers``: which clients are this process's own)::
     ex04  check_recvall, check_length_prefix                 _ex04_framing
     ex05  check_verify_request, check_allow_list_server      _ex05_allow_list
     ex06  check_visitor_greeting, check_visitor_counter      _ex06_visitor_counter
+    ex07  check_kv_protocol, check_kv_allow_list,            _ex07_line_protocol
+          check_kv_concurrency
+    ex08  check_selectors_echo, check_selectors_echo_robust  _ex08_selectors_echo
 """
 
 from ._ex01_line_echo import check_line_handler, check_line_handler_stream
@@ -56,6 +59,8 @@ from ._ex03_mro_supplier import MRO_QUESTIONS, check_mro_answers
 from ._ex04_framing import check_length_prefix, check_recvall
 from ._ex05_allow_list import check_allow_list_server, check_verify_request
 from ._ex06_visitor_counter import check_visitor_counter, check_visitor_greeting
+from ._ex07_line_protocol import check_kv_allow_list, check_kv_concurrency, check_kv_protocol
+from ._ex08_selectors_echo import check_selectors_echo, check_selectors_echo_robust
 
 __all__ = [
     "check_line_handler",
@@ -70,4 +75,9 @@ __all__ = [
     "check_allow_list_server",
     "check_visitor_greeting",
     "check_visitor_counter",
+    "check_kv_protocol",
+    "check_kv_allow_list",
+    "check_kv_concurrency",
+    "check_selectors_echo",
+    "check_selectors_echo_robust",
 ]

@@ -1,0 +1,500 @@
+"""Exercise 7 (the capstone): a key-value server on a line protocol.
+
+The student's ``ThreadingTCPServer`` keeps ``self.data`` (a dict) behind
+``self.lock`` and an allow-list in ``verify_request``; their
+``StreamRequestHandler`` reads one command per line and answers each with one
+line: ``OK ...`` or ``ERR ...``.  Three checks, each against the running
+server:
+
+* :func:`check_kv_protocol` -- one conversation, every reply compared byte for
+  byte (an ``ERR`` reply only by its ``b'ERR '`` start): every command, a
+  value with spaces and Chinese, bytes that are not UTF-8, a command split
+  across sends (inside a UTF-8 character), several commands in one send,
+  ``\\r\\n``, a second client that sees the first one's data, the end of the
+  stream.
+* :func:`check_kv_allow_list` -- served from 127.0.0.1; refused (closed,
+  no reply, the handler never runs) once ``allowed_hosts`` no longer holds it,
+  the way exercise 5's check does it; served again afterwards, data intact.
+* :func:`check_kv_concurrency` -- 30 clients at once, ``INCR``/``SET``/``GET``
+  interleaved over several rounds; every ``INCR`` number handed out once, the
+  final count right, and every use of ``server.data`` by a handler thread made
+  while holding ``server.lock`` (each read of a counter is followed by a short
+  pause, so an unlocked read-modify-write really loses updates).  The clients
+  are driven from the checking thread, so the check adds no threads of its own
+  beyond the server's handler threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import time
+
+from ..serverlog import describe_bytes
+from ..source import defining_class
+from ._ex06_visitor_counter import _WatchedLock
+from ._harness import (checked_class, checker, fail, fail_if_server_error, make_check_server,
+                       require_class, serving)
+from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, connect, read_available, read_lines
+
+__all__ = ["check_kv_protocol", "check_kv_allow_list", "check_kv_concurrency"]
+
+#: Seconds a handler thread is held up right after it reads a counter from ``server.data``.
+RACE_WIDENER = 0.003
+#: An expected reply that is any one line starting with ``b'ERR '``.
+ERR = object()
+
+
+# ---------------------------------------------------------------------------
+# the server under watch
+# ---------------------------------------------------------------------------
+class _WatchedDict(dict):
+    """``server.data`` during a check: notes every use by a handler thread that lacks the lock."""
+
+    _nl_server = None  #: the check server whose handler threads are watched
+
+    def _nl_use(self, how: str, key=None):
+        if self._nl_server is not None:
+            self._nl_server._nl_note(how, key)
+
+    # a read is noted after it happened: the pause then falls between the read and the store
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        self._nl_use("read", key)
+        return value
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        self._nl_use("read", key)
+        return value
+
+    def __contains__(self, key):
+        found = super().__contains__(key)
+        self._nl_use("read", key)
+        return found
+
+    def __setitem__(self, key, value):
+        self._nl_use("changed")
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._nl_use("changed")
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        self._nl_use("changed")
+        return super().pop(key, *default)
+
+    def setdefault(self, key, default=None):
+        self._nl_use("changed")
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kwargs):
+        self._nl_use("changed")
+        super().update(*args, **kwargs)
+
+
+#: keys the concurrency check counts with INCR: a read of one is followed by RACE_WIDENER
+_COUNTERS = frozenset({"hits"})
+
+
+def _watched_server_class(server_class):
+    checked = checked_class(server_class)
+
+    class Watched(checked):
+        def __setattr__(self, name, value):
+            if name == "data" and type(value) is dict:
+                value = _WatchedDict(value)
+                value._nl_server = self
+                if self.__dict__.get("_nl_violations") is not None:
+                    self._nl_note("changed")  # replaced server.data from a handler
+            elif name == "lock" and value is not None and hasattr(value, "acquire") \
+                    and not isinstance(value, _WatchedLock):
+                value = _WatchedLock(value)
+            super().__setattr__(name, value)
+
+        def _nl_note(self, how: str, key=None):
+            if not self._nl_is_handler_thread():
+                return
+            lock = self.__dict__.get("lock")
+            if not (isinstance(lock, _WatchedLock) and lock.held_by_me()):
+                with self._nl_cond:
+                    self._nl_violations.append(how)
+            if how == "read" and key in _COUNTERS:
+                time.sleep(RACE_WIDENER)
+
+    Watched.__name__ = Watched.__qualname__ = server_class.__name__
+    return Watched
+
+
+def _kv_server(server_class, handler_class):
+    __tracebackhide__ = True  # noqa: F841
+    require_class(server_class, socketserver.TCPServer, "your server class")
+    require_class(handler_class, socketserver.StreamRequestHandler, "your handler class")
+    if not isinstance(getattr(server_class, "allowed_hosts", None), (set, frozenset, list, tuple)):
+        fail(f"{server_class.__name__} needs a class attribute allowed_hosts, a set of IP "
+             f"address strings: allowed_hosts = {{'127.0.0.1'}}")
+    if LOOPBACK not in server_class.allowed_hosts:
+        fail(f"{server_class.__name__}.allowed_hosts should contain '127.0.0.1' (the checks "
+             f"connect from there); it is {server_class.allowed_hosts!r}")
+    server = make_check_server(_watched_server_class(server_class), handler_class,
+                               server_class.__name__)
+    object.__setattr__(server, "_nl_violations", [])
+    data = server.__dict__.get("data")
+    if not isinstance(data, dict):
+        server.server_close()
+        fail(f"{server_class.__name__} has no dict in self.data: set self.data = {{}} in "
+             f"__init__ (after super().__init__(...)); it is {data!r}")
+    if data:
+        server.server_close()
+        fail(f"a new {server_class.__name__} should start with an empty self.data, it has "
+             f"{dict(data)!r}")
+    lock = server.__dict__.get("lock", getattr(server, "lock", None))
+    if lock is not None and hasattr(lock, "acquire") and not isinstance(lock, _WatchedLock):
+        object.__setattr__(server, "lock", lock := _WatchedLock(lock))  # a class attribute
+    if not isinstance(lock, _WatchedLock):
+        server.server_close()
+        fail(f"{server_class.__name__} has no lock: set self.lock = threading.Lock() in __init__, "
+             f"so that every handler thread uses the same one")
+    return server
+
+
+# ---------------------------------------------------------------------------
+# one client's conversation
+# ---------------------------------------------------------------------------
+def _matches(want, have: bytes) -> bool:
+    if want is ERR:
+        return have.startswith(b"ERR ") and have.endswith(b"\n") and b"\n" not in have[:-1]
+    return have == want
+
+
+def _shown(want) -> str:
+    return "one line starting with b'ERR '" if want is ERR else describe_bytes(want)
+
+
+def _reply_hint(sent: bytes, expected: list, got: list[bytes], extra: bytes, pieces: int) -> str:
+    """Why the replies to *sent* differ from *expected*."""
+    everything = b"".join(got) + extra
+    commands = sent.count(b"\n")
+    if not everything:
+        return ("no reply came. handle() should answer every command with one line: "
+                "self.wfile.write(reply.encode('utf-8') + b'\\n')")
+    answered = len(got) + extra.count(b"\n")
+    if pieces > 1 and answered > len(expected):
+        return (f"the command arrived in {pieces} pieces and your handler answered "
+                f"{answered} times: it answered each piece. Read whole lines with "
+                f"self.rfile.readline(), which returns only once the b'\\n' has arrived")
+    if commands > 1 and 0 < len(got) < commands:
+        return (f"{commands} commands arrived in one piece (TCP keeps no message boundaries) and "
+                f"your handler sent {len(got)} reply line(s). Answer each line on its own: "
+                f"readline() returns one line at a time")
+    if not got:
+        return (f"the reply {describe_bytes(everything)} does not end with b'\\n': every reply "
+                f"is one line, finished with b'\\n'")
+    for want, have in zip(expected, got):
+        if _matches(want, have):
+            continue
+        if want is ERR:
+            if have.startswith(b"OK"):
+                return ("this command cannot succeed, so the reply must be an error: a line "
+                        "that starts with b'ERR ' and says why (e.g. b'ERR no such key\\n')")
+            return "an error reply starts with b'ERR ', then a space and the reason"
+        if have == b"\n" or have == b"\r\n":
+            return ("an empty line came back: the value or the command still ends with its "
+                    "line ending. readline() keeps the b'\\n' (or b'\\r\\n'): strip it "
+                    "with line.rstrip(b'\\r\\n') before you split the command")
+        if have.rstrip(b"\r\n") == want.rstrip(b"\n") and have.endswith(b"\r\n"):
+            return ("the reply ends with b'\\r\\n': strip the line ending from the command "
+                    "(line.rstrip(b'\\r\\n')) and end every reply with b'\\n' only")
+        if have.startswith(b"ERR") and want.startswith(b"OK"):
+            if b"\r" in sent:
+                return ("the command ended with b'\\r\\n' and your handler took the b'\\r' as "
+                        "part of it: strip both (line.rstrip(b'\\r\\n'))")
+            return ("your handler answered a correct command with an error. Strip the line "
+                    "ending first: readline() keeps it, so unstripped the key of b'GET name\\n' "
+                    "is 'name\\n' (line.rstrip(b'\\r\\n')). Then split the line once at the "
+                    "first space for the command name and, for SET, once more for the key: the "
+                    "value is the rest of the line, spaces and all (command.split(' ', 2))")
+        return f"the reply should be {describe_bytes(want)} exactly"
+    if len(got) < len(expected):
+        return f"only {len(got)} of the {len(expected)} replies arrived"
+    return "send exactly one reply line per command"
+
+
+class _Client:
+    """One connection to the server under test, holding a conversation."""
+
+    def __init__(self, server, name: str):
+        self.server = server
+        self.name = name
+        self.sock = connect(server.server_address)
+        self.pending = bytearray()
+
+    def close(self):
+        close_quietly(self.sock)
+
+    def expect(self, pieces: list[bytes], expected: list, context: str, gap: float = 0.0):
+        __tracebackhide__ = True  # noqa: F841
+        for i, piece in enumerate(pieces):
+            if i and gap:
+                time.sleep(gap)
+            try:
+                self.sock.sendall(piece)
+            except OSError as exc:
+                fail_if_server_error(self.server, f" while serving {context}")
+                fail(f"{self.name}: sending {context} failed ({exc}): your handler closed the "
+                     f"connection; handle() must keep reading commands until the client closes")
+        sent = b"".join(pieces)
+        got, closed = read_lines(self.sock, len(expected), self.pending)
+        ok = len(got) == len(expected) and all(_matches(w, h) for w, h in zip(expected, got))
+        if ok:
+            more, _ = read_available(self.sock, idle=0.05)
+            self.pending += more
+            if not self.pending:
+                return
+        fail_if_server_error(self.server, f" while serving {context} {describe_bytes(sent)}")
+        if not closed:  # whatever else comes, to explain it
+            more, closed = read_available(self.sock, idle=0.2)
+            self.pending += more
+        extra = bytes(self.pending)
+        if ok:
+            hint = ("the value was stored with its line ending: readline() keeps the b'\\n', "
+                    "strip it (line.rstrip(b'\\r\\n')) before you split the command"
+                    if extra.startswith((b"\n", b"\r")) else "send exactly one line per command")
+            fail(f"{self.name}: for {context} {describe_bytes(sent)} your handler sent the right "
+                 f"reply {describe_bytes(b''.join(got))} and then also {describe_bytes(extra)}: "
+                 f"{hint}")
+        if closed and not got and not extra:
+            fail(f"{self.name}: for {context} {describe_bytes(sent)} the connection was closed "
+                 f"without a reply: handle() returned (or raised) too early. Loop over the lines "
+                 f"until readline() returns b'' (the client closed)")
+        received = b"".join(got) + extra
+        hint = _reply_hint(sent, expected, got, extra, len(pieces))
+        waited = "" if got else f" (waited {REPLY_TIMEOUT:g} s for a complete line)"
+        fail(f"{self.name}: for {context} {describe_bytes(sent)} the expected reply is "
+             f"{' then '.join(_shown(w) for w in expected)}, but your handler sent "
+             f"{describe_bytes(received) if received else 'nothing'}{waited}: {hint}")
+
+    def finish(self):
+        """Close our sending side: the handler must see the end and close the connection."""
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        extra, closed = read_available(self.sock, idle=REPLY_TIMEOUT, limit=64)
+        if extra:
+            fail(f"{self.name}: after the client finished sending, your handler sent "
+                 f"{describe_bytes(extra)}: at the end of the stream readline() returns b''; "
+                 f"leave the loop then instead of answering it")
+        if not closed:
+            fail(f"{self.name}: after the client finished sending, your handler did not end the "
+                 f"connection within {REPLY_TIMEOUT:g} s: when readline() returns b'', return "
+                 f"from handle()")
+
+
+# ---------------------------------------------------------------------------
+# the checks
+# ---------------------------------------------------------------------------
+#: (what is sent, the replies, what the step is called): one conversation, in order
+_CONVERSATION = [
+    ([b"SET name alice\n"], [b"OK\n"], "SET"),
+    ([b"GET name\n"], [b"OK alice\n"], "GET of a key that was SET"),
+    ([b"GET nobody\n"], [ERR], "GET of a key that does not exist"),
+    (["SET greeting 你好 world\n".encode()], [b"OK\n"], "SET of a value with spaces and Chinese"),
+    ([b"GET greeting\n"], ["OK 你好 world\n".encode()], "GET of that value"),
+    ([b"INCR hits\n"], [b"OK 1\n"], "INCR of a new key (it counts as 0)"),
+    ([b"INCR hits\n"], [b"OK 2\n"], "a second INCR"),
+    ([b"INCR name\n"], [ERR], "INCR of a value that is not a number"),
+    ([b"DEL name\n"], [b"OK\n"], "DEL of a key that exists"),
+    ([b"GET name\n"], [ERR], "GET after DEL"),
+    ([b"DEL name\n"], [ERR], "DEL of a key that does not exist"),
+    ([b"HELLO there\n"], [ERR], "an unknown command"),
+    ([b"SET lonely\n"], [ERR], "SET without a value"),
+    ([b"GET \xff\xfe\n"], [ERR], "a line that is not UTF-8"),
+    ([b"GET hits\n"], [b"OK 2\n"], "GET after an error (the connection must go on)"),
+]
+
+
+@checker
+def check_kv_protocol(server_class, handler_class) -> None:
+    """Exercise 7, part 1: every command, byte for byte; lines split and joined by TCP."""
+    __tracebackhide__ = True  # noqa: F841
+    server = _kv_server(server_class, handler_class)
+    with serving(server):
+        first = _Client(server, "client A")
+        second = None
+        try:
+            for pieces, replies, context in _CONVERSATION:
+                first.expect(pieces, replies, context)
+            city = "SET city 北京\n".encode()
+            first.expect([city[:6], city[6:10], city[10:]], [b"OK\n"],
+                         "a command sent in 3 pieces (cut inside a UTF-8 character)", gap=0.1)
+            first.expect(["GET city\n".encode()], ["OK 北京\n".encode()], "GET of that value")
+            first.expect([b"SET a 1\nINCR a\nGET a\n"], [b"OK\n", b"OK 2\n", b"OK 2\n"],
+                         "three commands sent in one piece")
+            first.expect([b"GET a\r\n"], [b"OK 2\n"], "a command ending in b'\\r\\n'")
+            second = _Client(server, "client B")
+            second.expect([b"GET a\n"], [b"OK 2\n"],
+                          "GET of a key that client A set (A is still connected)")
+            second.finish()
+            first.finish()
+        finally:
+            first.close()
+            if second is not None:
+                second.close()
+        if not server._nl_wait_idle(REPLY_TIMEOUT):
+            fail("every client has closed, but a handle() call is still running after "
+                 f"{REPLY_TIMEOUT:g} s: return from handle() when readline() returns b''")
+        fail_if_server_error(server)
+
+
+def _ask(address, line: bytes) -> tuple[bytes | None, str]:
+    """Connect, send one command; ``(reply line or None, how the exchange ended)``."""
+    try:
+        sock = connect(address)
+    except OSError as exc:
+        return None, f"could not connect ({exc})"
+    with sock:
+        try:
+            sock.sendall(line)
+        except OSError:
+            return None, "the connection was closed"
+        pending = bytearray()
+        got, closed = read_lines(sock, 1, pending)
+        if got:
+            return got[0], "served"
+        if pending:
+            return bytes(pending), "a reply without b'\\n'"
+        return None, "closed without a reply" if closed else "no reply"
+
+
+@checker
+def check_kv_allow_list(server_class, handler_class) -> None:
+    """Exercise 7, part 2: the allow-list: a refused client never reaches the handler.
+
+    As in exercise 5's check, the client always comes from 127.0.0.1: the
+    running server's ``allowed_hosts`` is changed so that 127.0.0.1 is no
+    longer on it, then changed back.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    if isinstance(server_class, type) and defining_class(server_class, "verify_request") in (
+            None, socketserver.BaseServer):
+        fail(f"{server_class.__name__} does not override verify_request: write "
+             f"def verify_request(self, request, client_address) in the class, returning True "
+             f"only when client_address[0] is in self.allowed_hosts")
+    server = _kv_server(server_class, handler_class)
+    with serving(server):
+        address = server.server_address
+        reply, how = _ask(address, b"SET x 1\n")
+        fail_if_server_error(server, " while a client from 127.0.0.1 sent b'SET x 1\\n'")
+        if reply != b"OK\n":
+            fail(f"a client from 127.0.0.1 (in allowed_hosts) sent b'SET x 1\\n' and got "
+                 f"{describe_bytes(reply) if reply else how}, expected b'OK\\n'")
+        server._nl_wait_idle(REPLY_TIMEOUT)
+        server.allowed_hosts = {"192.0.2.1"}
+        served_before = server._nl_handled
+        reply, how = _ask(address, b"GET x\n")
+        server._nl_wait_idle(REPLY_TIMEOUT)
+        fail_if_server_error(server, " while refusing a client")
+        if reply is not None or server._nl_handled != served_before:
+            got = f"got {describe_bytes(reply)}" if reply is not None else f"got {how}"
+            fail(f"with server.allowed_hosts = {{'192.0.2.1'}} a client from 127.0.0.1 sent "
+                 f"b'GET x\\n' and {got}, but its connection reached your handler. "
+                 f"verify_request must return False for a host that is not in "
+                 f"self.allowed_hosts (read the list through self, so each server can have its "
+                 f"own): then the server closes the connection before any handler is made")
+        server.allowed_hosts = {LOOPBACK}
+        reply, how = _ask(address, b"GET x\n")
+        fail_if_server_error(server, " after refusing a client")
+        if reply != b"OK 1\n":
+            fail(f"after refusing one client, an allowed client sent b'GET x\\n' and got "
+                 f"{describe_bytes(reply) if reply else how}, expected b'OK 1\\n': the "
+                 f"server should go on serving, with its data intact")
+
+
+def _violations_note(violations: list[str]) -> str:
+    reads, changes = violations.count("read"), violations.count("changed")
+    parts = [f"changed server.data {changes} time(s)"] if changes else []
+    parts += [f"read server.data {reads} time(s)"] if reads else []
+    return " and ".join(parts)
+
+
+def _round(server, socks, pending, r: int, numbers: list[int]) -> None:
+    """Round *r*: every client sends its three commands, then every client's replies are read."""
+    __tracebackhide__ = True  # noqa: F841
+    batch = [b"INCR hits\nSET k%d r%d\nGET k%d\n" % (i, r, i) for i in range(len(socks))]
+    for i, sock in enumerate(socks):
+        try:
+            sock.sendall(batch[i])
+        except OSError as exc:
+            fail_if_server_error(server, f" while {len(socks)} clients sent commands")
+            fail(f"round {r + 1}: client {i} could not send ({exc}): the server closed its "
+                 f"connection")
+    for i, sock in enumerate(socks):
+        got, _ = read_lines(sock, 3, pending[i])
+        fail_if_server_error(server, f" while {len(socks)} clients sent commands at once")
+        want = [b"OK <number>\n", b"OK\n", b"OK r%d\n" % r]
+        if (len(got) == 3 and got[1:] == want[1:] and got[0].startswith(b"OK ")
+                and got[0][3:-1].isdigit()):
+            numbers.append(int(got[0][3:-1]))
+            continue
+        received = b"".join(got) + bytes(pending[i])
+        fail(f"{len(socks)} clients sent commands at the same time. In round {r + 1} client {i} "
+             f"sent {describe_bytes(batch[i])} and got "
+             f"{describe_bytes(received) if received else 'nothing'} (waited up to "
+             f"{REPLY_TIMEOUT:g} s); expected {' then '.join(map(describe_bytes, want))}. Each "
+             f"client's commands must be answered in order, one line each, whatever the other "
+             f"clients do: keep per-client things in local variables of handle(), shared data "
+             f"in self.server.data")
+
+
+@checker
+def check_kv_concurrency(server_class, handler_class, clients: int = 30, rounds: int = 5) -> None:
+    """Exercise 7, part 3: many clients at once; the data behind the lock stays right.
+
+    *clients* connections are open at the same time; in each of *rounds*
+    rounds every client sends ``INCR hits``, ``SET k<i> r<round>`` and
+    ``GET k<i>`` in one piece, all clients before any reply is read.  Every
+    ``INCR`` must hand out a different number, ``hits`` must end at
+    ``clients * rounds``, and every handler's use of ``server.data`` must
+    happen while it holds ``server.lock``.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    server = _kv_server(server_class, handler_class)
+    socks: list[socket.socket] = []
+    try:
+        with serving(server):
+            for _ in range(clients):
+                try:
+                    socks.append(connect(server.server_address))
+                except OSError as exc:
+                    fail_if_server_error(server, f" while {clients} clients connected")
+                    fail(f"client {len(socks)} of {clients} could not connect ({exc})")
+            pending = [bytearray() for _ in socks]
+            numbers: list[int] = []
+            for r in range(rounds):
+                _round(server, socks, pending, r, numbers)
+            final, how = _ask(server.server_address, b"GET hits\n")
+            with server._nl_cond:
+                violations = list(server._nl_violations)
+    finally:
+        close_quietly(*socks)
+    total = clients * rounds
+    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if repeated or sorted(numbers) != list(range(1, total + 1)) or final != b"OK %d\n" % total:
+        listed = ", ".join(map(str, repeated[:10])) + (" ..." if len(repeated) > 10 else "")
+        fail(f"{clients} clients sent {total} INCR hits commands at the same time. The numbers "
+             f"they got back ran from {min(numbers)} to {max(numbers)}"
+             f"{f' (repeated: {listed})' if repeated else ''}, and GET hits then answered "
+             f"{describe_bytes(final) if final else how} instead of b'OK {total}\\n'. Two handler "
+             f"threads read the same old value, both add 1, both store it: an increment is "
+             f"lost. Do the read, the +1 and the store inside one `with self.server.lock:` block")
+    if violations:
+        fail(f"the results came out right this time, but your handler threads "
+             f"{_violations_note(violations)} without holding server.lock. One dict operation on "
+             f"its own is safe, but another thread may change the dict between two of yours (a "
+             f"check and a read, a read and a store), and then the reply is wrong rarely, which "
+             f"is what makes it hard to find. Put every use of self.server.data inside "
+             f"`with self.server.lock:`")
