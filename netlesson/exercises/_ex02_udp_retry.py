@@ -102,7 +102,7 @@ def check_udp_request(udp_request) -> None:
         if call.error is not None:
             fail(f"against a server that answers at once, udp_request raised "
                  f"{describe_exception(call.error)}")
-        problem = _udp_reply_problem(call.value, b"HELLO UDP")
+        problem = _udp_reply_problem(call.plain, b"HELLO UDP")
         if problem:
             fail(f"udp_request(address, b'hello udp') should return b'HELLO UDP'; {problem}")
         time.sleep(0.1)  # let the server take in any further datagrams already on their way
@@ -118,7 +118,7 @@ def check_udp_request(udp_request) -> None:
                                retries=retries)
         tries = len(silent.received)
         if call.error is None:
-            fail(f"the server never answered, yet udp_request returned {call.value!r}: after the "
+            fail(f"the server never answered, yet udp_request returned {call.plain!r}: after the "
                  f"last try raise TimeoutError, so the caller knows no reply came")
         if not isinstance(call.error, TimeoutError):
             fail(f"when no reply comes udp_request should raise TimeoutError after its last try; "
@@ -151,7 +151,7 @@ def check_udp_request_retries(udp_request) -> None:
                  f"have answered the 3rd, but after {tries} datagram(s) udp_request raised "
                  f"{describe_exception(call.error)}: after each timeout send the datagram again, "
                  f"up to `retries` more times")
-        problem = _udp_reply_problem(call.value, b"THIRD TIME LUCKY")
+        problem = _udp_reply_problem(call.plain, b"THIRD TIME LUCKY")
         if problem:
             fail(f"with the first 2 datagrams lost, udp_request should still return "
                  f"b'THIRD TIME LUCKY'; {problem}")
@@ -163,12 +163,12 @@ def check_udp_request_retries(udp_request) -> None:
             fail(f"another program sent your socket a datagram just before the server's reply, "
                  f"and udp_request raised {describe_exception(call.error)}: ignore datagrams "
                  f"from other addresses and keep waiting for the server")
-        if call.value == b"not from the server":
+        if call.plain == b"not from the server":
             fail(f"udp_request returned b'not from the server', a datagram from "
                  f"{tricky.stranger_address}, not from the server at "
                  f"{tricky.server_address}: anyone can send to a UDP socket. Compare the "
                  f"address recvfrom() returns with the server's and ignore the others")
-        problem = _udp_reply_problem(call.value, b"WHO IS THERE")
+        problem = _udp_reply_problem(call.plain, b"WHO IS THERE")
         if problem:
             fail(f"udp_request(address, b'who is there') should return b'WHO IS THERE'; {problem}")
 

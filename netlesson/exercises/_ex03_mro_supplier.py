@@ -32,11 +32,23 @@ MRO_QUESTIONS = (
 
 
 def _answer_name(answer) -> str | None:
-    if inspect.isclass(answer):
-        return answer.__name__
-    if isinstance(answer, str):
-        return answer.strip().rsplit(".", 1)[-1]
+    """The class name an answer gives, read without running any method of the answer.
+
+    Only a class or text counts, told by ``type()`` (which an object cannot fake,
+    unlike ``isinstance``), and read with the built-in types' own methods, so
+    an answer object cannot claim to equal every class name.
+    """
+    kind = type(answer)
+    if issubclass(kind, type):
+        return type.__dict__["__name__"].__get__(answer)
+    if issubclass(kind, str):
+        return str.__str__(answer).strip().rsplit(".", 1)[-1]
     return None
+
+
+def _plain_answers(answers) -> dict:
+    """*answers* as a plain ``{str: answer}`` dict, read with ``dict``'s own methods."""
+    return {str.__str__(k): v for k, v in dict.items(answers) if issubclass(type(k), str)}
 
 
 @checker
@@ -48,9 +60,10 @@ def check_mro_answers(answers, only: str | None = None) -> None:
     answer is listed with a hint, without giving the answer away.
     """
     __tracebackhide__ = True  # noqa: F841
-    if not isinstance(answers, dict):
+    if not issubclass(type(answers), dict):
         fail(f"answers should be a dict like {{'ThreadingTCPServer.__init__': 'TCPServer', ...}}; "
              f"it is {type(answers).__name__}")
+    answers = _plain_answers(answers)
     questions = [q for q in MRO_QUESTIONS if only is None or q.startswith(f"{only}.")]
     problems = []
     for question in questions:

@@ -42,9 +42,9 @@ def _outcome(call: Call) -> str:
         return f"did not return within {CALL_TIMEOUT:g} s"
     if call.error is not None:
         return "raised " + describe_exception(call.error)
-    if isinstance(call.value, (bytes, bytearray)):
-        return f"returned {describe_bytes(bytes(call.value))}"
-    return f"returned {call.value!r}"
+    if isinstance(call.plain, (bytes, bytearray)):
+        return f"returned {describe_bytes(bytes(call.plain))}"
+    return f"returned {call.plain!r}"
 
 
 def _sender(sock, pieces: list[bytes], gap: float) -> threading.Thread:
@@ -81,7 +81,7 @@ def check_recvall(recvall) -> None:
         if call.error is not None:
             fail(f"recvall(sock, 3000) raised {describe_exception(call.error)} while 3000 bytes "
                  f"arrived in 3 pieces of 1000")
-        got = call.value
+        got = call.plain
         if not isinstance(got, (bytes, bytearray)):
             fail(f"recvall should return bytes; it returned {type(got).__name__} {got!r}")
         if len(got) < 3000:
@@ -94,19 +94,19 @@ def check_recvall(recvall) -> None:
 
         a.sendall(b"A" * 10 + b"B" * 5)
         first = _call_on_socket(recvall, b, 10)
-        if first.hung or first.error is not None or first.value != b"A" * 10:
+        if first.hung or first.error is not None or first.plain != b"A" * 10:
             hint = ""
-            if not first.hung and first.error is None and len(first.value) > 10:
+            if not first.hung and first.error is None and len(first.plain) > 10:
                 hint = (": it read past the end of the message. Ask recv() for at most the "
                         "bytes still missing (n - len(data)); the rest belongs to the next message")
             fail(f"after the peer sent b'AAAAAAAAAA' + b'BBBBB' in one piece, recvall(sock, 10) "
                  f"should return b'AAAAAAAAAA', but it {_outcome(first)}{hint}")
         second = _call_on_socket(recvall, b, 5)
-        if second.hung or second.value != b"B" * 5:
+        if second.hung or second.plain != b"B" * 5:
             fail("after recvall(sock, 10), the next recvall(sock, 5) should return b'BBBBB'; "
                  "it did not: do not keep bytes beyond n for yourself")
         zero = _call_on_socket(recvall, b, 0, deadline=1.0)
-        if zero.hung or zero.error is not None or zero.value != b"":
+        if zero.hung or zero.error is not None or zero.plain != b"":
             fail("recvall(sock, 0) should return b'' at once (nothing to read)")
 
         a.sendall(b"12345")
@@ -118,7 +118,7 @@ def check_recvall(recvall) -> None:
                  "EOFError then (a loop that keeps calling recv() spins forever)")
         if early.error is None:
             fail(f"the peer sent 5 bytes and closed, and recvall(sock, 10) returned "
-                 f"{describe_bytes(bytes(early.value))}: a short message must not pass as a "
+                 f"{describe_bytes(bytes(early.plain))}: a short message must not pass as a "
                  f"whole one. Raise EOFError when recv() returns b'' before you have n bytes")
         if not isinstance(early.error, EOFError):
             fail(f"the peer sent 5 bytes and closed; recvall(sock, 10) should raise EOFError, "
@@ -161,7 +161,7 @@ def check_length_prefix(send_msg, recv_msg) -> None:
         a.sendall(PREFIX.pack(5) + b"hello" + PREFIX.pack(3) + b"abc")
         for expected in (b"hello", b"abc"):
             call = _call_on_socket(recv_msg, b)
-            if call.hung or call.error is not None or call.value != expected:
+            if call.hung or call.error is not None or call.plain != expected:
                 shown = _outcome(call)
                 fail(f"two messages (b'hello', b'abc') arrived in one piece; recv_msg should "
                      f"return {expected!r} next, but it {shown}. Read the 4-byte prefix, then "
@@ -172,14 +172,14 @@ def check_length_prefix(send_msg, recv_msg) -> None:
         _sender(a, [framed[:2], framed[2:4], framed[4:700], framed[700:1500], framed[1500:]],
                 gap=0.05)
         call = _call_on_socket(recv_msg, b)
-        if call.hung or call.error is not None or call.value != payload:
+        if call.hung or call.error is not None or call.plain != payload:
             shown = _outcome(call)
             fail(f"a {len(payload)}-byte message arrived in 5 pieces (the prefix itself split in "
                  f"two); recv_msg {shown}. Use recvall for the prefix and for the payload")
 
         a.sendall(PREFIX.pack(0))
         call = _call_on_socket(recv_msg, b)
-        if call.hung or call.value != b"":
+        if call.hung or call.plain != b"":
             shown = _outcome(call)
             fail(f"an empty message (prefix 0, no payload) should come back as b''; recv_msg "
                  f"{shown}. Only a closed connection gives None")
@@ -200,7 +200,7 @@ def check_length_prefix(send_msg, recv_msg) -> None:
         a.shutdown(socket.SHUT_WR)
         first = _call_on_socket(recv_msg, b)
         last = _call_on_socket(recv_msg, b)
-        if first.value != b"ok" or last.hung or last.error is not None or last.value is not None:
+        if first.plain != b"ok" or last.hung or last.error is not None or last.plain is not None:
             shown = _outcome(last)
             fail(f"after the last message the peer closed the connection; the next recv_msg "
                  f"should return None (a normal end between messages), but it {shown}")
@@ -225,7 +225,7 @@ def check_length_prefix(send_msg, recv_msg) -> None:
             fail(f"{sending} raised {describe_exception(sender.error)}. The 4-byte prefix "
                  f"can announce up to {2**32 - 1} bytes: send any such message whole, the "
                  f"prefix and then the payload (sendall sends all of it)")
-        if receiver.hung or receiver.error is not None or receiver.value != big:
+        if receiver.hung or receiver.error is not None or receiver.plain != big:
             still = "" if sender.done.is_set() else f" (and {sending} had not returned either)"
             fail(f"a {len(big)}-byte message sent with your send_msg did not come back whole "
                  f"from your recv_msg: it {_outcome(receiver)}{still}")

@@ -78,7 +78,7 @@ def _verify(server, request, address):
         fail(f"verify_request(request, {address}) raised {describe_exception(call.error)}. "
              f"client_address is a (host, port) tuple; the host is client_address[0]. "
              f"An exception here would stop serve_forever()")
-    return call.value
+    return call.plain
 
 
 @checker

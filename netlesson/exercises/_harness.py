@@ -165,12 +165,62 @@ def fail(message: str):
 # ---------------------------------------------------------------------------
 # student code in a worker thread, with a deadline
 # ---------------------------------------------------------------------------
+class Opaque:
+    """Stands for an object a student's function returned that is not plain data.
+
+    Checkers compare what a student's function returned with what it should
+    be; a value of the student's own class could answer ``==``, ``isinstance``
+    or ``bool()`` however it likes.  :func:`plain` keeps only exact built-in
+    data and replaces anything else with this, which equals nothing.
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<a {self.kind} object>"
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes, bytearray)
+
+
+def plain(value, depth: int = 0):
+    """*value* as exact built-in data, copied without running any of its methods.
+
+    ``bytes``, ``str`` and ``int`` subclasses become exact copies, tuples and
+    lists are copied element by element, anything else becomes an
+    :class:`Opaque`.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if depth < 4 and kind in (tuple, list):
+        items = [plain(v, depth + 1) for v in (tuple.__iter__(value) if kind is tuple
+                                               else list.__iter__(value))]
+        return tuple(items) if kind is tuple else items
+    for base, copy in ((bytes, bytes.__bytes__), (str, str.__str__), (bool, bool.__bool__),
+                       (int, int.__int__), (bytearray, bytearray.copy)):
+        if issubclass(kind, base):
+            return copy(value)
+    return Opaque(type.__dict__["__name__"].__get__(kind))
+
+
 class Call:
     """A student's callable running in a worker thread, and its outcome."""
 
     def __init__(self):
         self.done = threading.Event()
         self.value = None
+        #: :func:`plain` of what it returned: what checkers compare
+        self.plain = None
         self.error: BaseException | None = None
         self.seconds: float | None = None
         #: set when the deadline passed (even if the call was then unblocked)
@@ -205,6 +255,7 @@ def start_call(func, *args, **kwargs) -> Call:
         t0 = time.monotonic()
         try:
             call.value = func(*args, **kwargs)
+            call.plain = plain(call.value)
         except BaseException as exc:  # the student's exception is data here
             call.error = exc
         finally:

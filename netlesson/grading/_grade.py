@@ -218,7 +218,8 @@ def _limits(released_dir: Path, notebooks: list[str], timeout: int, sandbox):
     cells = max(sum(1 for c in nbformat.read(released_dir / f"{nb}.ipynb", as_version=4).cells
                     if c.cell_type == "code") for nb in notebooks)
     wall = cells * (timeout + 2) + 20
-    return sandbox.Limits(wall_seconds=float(wall), cpu_seconds=int(wall))
+    # threads count as processes: a check with 30 clients has 30 handler threads too
+    return sandbox.Limits(wall_seconds=float(wall), cpu_seconds=int(wall), processes=256)
 
 
 def _stage(course: Path, assignment: str, students: dict, notebooks: list[str]) -> tuple[dict, dict]:

@@ -50,13 +50,14 @@ import sys
 import threading
 import types
 
-__all__ = ["Snapshot", "trusted_code", "install", "SNAPSHOT_MODULES"]
+__all__ = ["Snapshot", "trusted_code", "install", "guarded", "CallResult", "Refused",
+           "SNAPSHOT_MODULES"]
 
 #: Standard modules whose dictionaries are part of the snapshot: the checkers,
 #: and the runner's own way of writing results, stand on them.
 SNAPSHOT_MODULES = ("builtins", "socket", "socketserver", "selectors", "threading", "struct",
                     "time", "traceback", "json", "json.encoder", "json.decoder", "os", "signal",
-                    "hmac", "functools", "contextlib", "inspect", "io")
+                    "hmac", "functools", "contextlib", "inspect", "io", "_signal")
 
 #: Standard functions that hand frame objects to whoever calls them: trusted
 #: only when the code calling them is trusted too.
@@ -120,8 +121,8 @@ def trusted_code(module_names) -> tuple[dict, dict]:
         module = sys.modules.get(name)
         if module is None or name.split(".")[0] in _UNTRUSTED_MODULES:
             continue
-        for value in list(vars(module).values()):
-            if getattr(value, "__module__", None) == name:
+        for value in list(vars(module).values()):  # imported names too: all loaded before
+            if isinstance(value, (types.FunctionType, type)):
                 _code_objects(value, trusted)
     passers: dict[int, types.CodeType] = {}
     for module_name, attr in _FRAME_PASSERS:
@@ -183,8 +184,68 @@ class Snapshot:
 _MISSING = object()
 
 
+class CallResult(BaseException):
+    """How the audit hook hands a guarded function's result back to its wrapper."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+class Refused(RuntimeError):
+    """A guarded function was called by student code."""
+
+
+def guarded(name: str):
+    """A stand-in for the guarded function *name*: the original lives only in the audit hook.
+
+    The stand-in asks the hook (``netlesson.grading.call``); the hook calls the
+    original only when the stand-in was called by trusted code, and otherwise
+    refuses (:class:`Refused`).  No reference to the original is reachable
+    from Python: not a closure cell, not ``__wrapped__``.
+    """
+
+    def stand_in(*args, **kwargs):
+        try:
+            sys.audit("netlesson.grading.call", name, args, kwargs)
+        except CallResult as result:
+            return result.value
+        raise Refused(f"netlesson grading: {name} is not available to student code while grading")
+
+    stand_in.__name__ = stand_in.__qualname__ = name.rpartition(".")[2]
+    return stand_in
+
+
+#: Events refused from untrusted code once grading starts (besides ``ctypes.*``).
+_REFUSED_EVENTS = _REFUSED_EVENTS | frozenset({
+    "sys.addaudithook", "sys._current_exceptions", "sys.monitoring.register_callback",
+    "sys.monitoring.use_tool_id", "sys.monitoring.set_events", "sys.monitoring.set_local_events"})
+
+
+def _plain_str(value) -> str | None:
+    """*value* as an exact ``str`` without running any of its methods (``None`` if not text)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bytes:
+        return bytes.decode(value, "utf-8", "replace")
+    if issubclass(kind, str):
+        return str.__str__(value)
+    if issubclass(kind, bytes):
+        return bytes.decode(bytes.__bytes__(value), "utf-8", "replace")
+    return None
+
+
+def _proc_path_refused(text: str) -> bool:
+    parts = [p for p in text.split("/") if p]
+    return (len(parts) >= 2 and parts[0] == "proc"
+            and (parts[-1] in ("mem", "environ", "maps", "pagemap", "smaps", "syscall")
+                 or "fd" in parts[2:] or "map_files" in parts[2:]))
+
+
 def install(*, key: bytes, result_fd: int, emit_code, main_code, trusted: dict, passers: dict,
-            trusted_classes: set) -> None:
+            trusted_classes: set, originals: dict, stand_ins: dict, callers: dict,
+            answer_keys: dict, loaded_files: frozenset, loaded_sources: frozenset) -> None:
     """Add the audit hook: it refuses the routes above and signs the runner's records.
 
     After this returns, ``sys.audit("netlesson.grading.start")`` from the
@@ -193,7 +254,34 @@ def install(*, key: bytes, result_fd: int, emit_code, main_code, trusted: dict, 
     from the runner's emitter writes ``<hmac> <seq> <text>`` to *result_fd*.
     Refusals are written to the channel as ``tamper`` records, signed too.
     *key* is not kept anywhere else.
+
+    *originals* (``{name: function}``) are the guarded functions, reachable
+    from now on only through this hook; *stand_ins* maps each name to the code
+    object of its :func:`guarded` stand-in, *callers* to the code objects (by
+    id) that may call it; *answer_keys* (``{name:
+    [grade_ids]}``) are the guarded functions a student's call to which is an
+    answer-key record rather than tampering; the modules loaded from
+    *loaded_files* may not be executed again (a reload, or a private copy), nor
+    may their source text (*loaded_sources*: SHA-256 digests) be compiled
+    under another name.
+
+    Automatic garbage collection must be off (the runner turns it off): a
+    finalizer run by the collector while this hook is working would run
+    unaudited, next to the hook's own variables.  Switching it back on is
+    refused the next time any audited event happens.
     """
+    originals = dict(originals)
+    callers = {name: dict(codes) for name, codes in callers.items()}
+    loaded_files = frozenset(loaded_files)
+    loaded_sources = frozenset(loaded_sources)
+    sha256 = hashlib.sha256
+    gc_module = __import__("gc")
+    gc_isenabled, gc_disable = gc_module.isenabled, gc_module.disable
+    stand_ins = dict(stand_ins)
+    answer_keys = {k: list(v) for k, v in answer_keys.items()}
+    class_names = {id(c): (c, f"{c.__module__}.{c.__qualname__}") for c in trusted_classes}
+    function_type = types.FunctionType
+    realpath = os.path.realpath
     signer = hmac.new(key, digestmod=hashlib.sha256)
     write = os.write
     getframe = sys._getframe
@@ -201,7 +289,6 @@ def install(*, key: bytes, result_fd: int, emit_code, main_code, trusted: dict, 
     main_ident = threading.main_thread().ident
     lock = threading.Lock()
     state = {"seq": 0, "start": None, "busy": set()}
-    isfunction = types.FunctionType.__instancecheck__
     code_type = types.CodeType
     dumps = __import__("json").dumps
 
@@ -235,9 +322,13 @@ def install(*, key: bytes, result_fd: int, emit_code, main_code, trusted: dict, 
         return False
 
     def hook(event, args):
+        # Never call a method of an argument here: student objects would run inside the hook.
         ident = get_ident()
         if ident in state["busy"]:
             return
+        if state["start"] is not None and gc_isenabled():
+            gc_disable()
+            refuse("gc.enable", "automatic garbage collection was switched back on")
         if event == "netlesson.grading.start":
             if state["start"] is None:
                 state["busy"].add(ident)
@@ -252,45 +343,77 @@ def install(*, key: bytes, result_fd: int, emit_code, main_code, trusted: dict, 
                 f1 = getframe(1)
                 f2 = f1.f_back
                 ok = (ident == main_ident and f1.f_code is emit_code and f2 is not None
-                      and f2 is state["start"] and f2.f_code is main_code)
+                      and f2 is state["start"] and f2.f_code is main_code
+                      and type(args[0]) is str)
             finally:
                 state["busy"].discard(ident)
             if not ok:
                 refuse(event, "a record was asked for by code other than the grader's")
             sign_and_write(args[0])
             return
+        if event == "netlesson.grading.call":
+            name = args[0] if type(args[0]) is str else None
+            state["busy"].add(ident)
+            try:
+                f1 = getframe(1)
+                stand_in = stand_ins.get(name)
+                caller = f1.f_back.f_code if f1.f_back is not None else None
+                # the caller must be one the function is meant for, named in advance: a
+                # relay (a thread's run(), a C call such as map() leaves no frame) is not
+                allowed = (stand_in is not None and f1.f_code is stand_in and caller is not None
+                           and callers.get(name, {}).get(id(caller)) is caller)
+            finally:
+                state["busy"].discard(ident)
+            if name not in originals:
+                refuse(event, "no such guarded function")
+            if not allowed:
+                if name in answer_keys:
+                    sign_and_write(dumps({"type": "answer_key", "name": name,
+                                          "grade_ids": answer_keys[name]}))
+                    raise Refused(f"{name} is the course's own answer to this exercise: the "
+                                  f"grader does not count an answer that uses it. Write your own.")
+                refuse(name, "student code may not call it while grading")
+            raise CallResult(originals[name](*args[1], **args[2]))
         if state["start"] is None:
             return
         state["busy"].add(ident)
         try:
             problem = None
             if event in _REFUSED_EVENTS or event.startswith("ctypes."):
-                problem = "student code may not use it"
-                frame = getframe(1)
-                if event in ("sys.settrace", "sys.setprofile") and caller_trusted(frame):
-                    problem = None
+                if not caller_trusted(getframe(1)):
+                    problem = "student code may not use it"
             elif event in _FRAME_EVENTS:
                 if not caller_trusted(getframe(1)):
                     problem = "frames are not handed to student code"
             elif event == "object.__getattr__":
-                if len(args) > 1 and args[1] in _FRAME_ATTRIBUTES and not caller_trusted(getframe(1)):
+                if (len(args) > 1 and type(args[1]) is str and args[1] in _FRAME_ATTRIBUTES
+                        and not caller_trusted(getframe(1))):
                     problem = "frames are not handed to student code"
-            elif event in ("object.__setattr__", "object.__delattr__") and not caller_trusted(
-                    getframe(1)):
+            elif event in ("object.__setattr__", "object.__delattr__"):
                 target = args[0]
-                if isfunction(target):
-                    code = getattr(target, "__code__", None)
-                    if isinstance(code, code_type) and trusted.get(id(code)) is code:
-                        problem = f"the grader's function {target.__qualname__} may not be changed"
-                elif isinstance(target, type) and target in trusted_classes:
-                    problem = f"the class {target.__qualname__} may not be changed"
-            elif event == "open":
-                path = args[0]
-                if isinstance(path, (str, bytes)):
-                    text = os.fsdecode(path)
-                    if text.startswith("/proc/") and text.rstrip("/").rsplit("/", 1)[-1] in (
-                            "mem", "environ", "maps"):
-                        problem = "another process's memory is off limits"
+                if type(target) is function_type:
+                    code = target.__code__
+                    if trusted.get(id(code)) is code and not caller_trusted(getframe(1)):
+                        problem = "a function of the grader may not be changed"
+                elif class_names.get(id(target), (None,))[0] is target and not caller_trusted(
+                        getframe(1)):
+                    problem = f"the class {class_names[id(target)][1]} may not be changed"
+            elif event in ("open", "os.open"):
+                text = _plain_str(args[0])
+                if text is None and type(args[0]) is not int:
+                    if not caller_trusted(getframe(1)):
+                        problem = "open() takes a str or bytes path while grading"
+                elif text is not None and (_proc_path_refused(text) or _proc_path_refused(
+                        realpath(text))):
+                    problem = "another process's memory and descriptors are off limits"
+            elif event == "exec" and type(args[0]) is code_type:
+                if args[0].co_filename in loaded_files:  # reload(), or a private copy
+                    problem = "a second copy of the course's code may not be loaded while grading"
+            elif event == "compile":
+                text = _plain_str(args[0]) if args else None
+                if text is not None and sha256(text.encode("utf-8", "surrogatepass")).hexdigest() \
+                        in loaded_sources:
+                    problem = "the course's own code may not be compiled again while grading"
             if problem is not None:
                 refuse(event, problem)
         finally:

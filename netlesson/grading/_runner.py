@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
+import hashlib
 import importlib
 import io
 import json
@@ -87,37 +89,76 @@ class _Output(io.TextIOBase):
         return text, cut
 
 
-def _answer_key_wrapper(name: str, original, trusted: dict, used: list):
-    """*original*, refusing calls from student code (and noting them in *used*)."""
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        caller = sys._getframe(1).f_code
-        if trusted.get(id(caller)) is not caller:
-            used.append(name)
-            raise RuntimeError(
-                f"{name} is the course's own answer to this exercise: the grader does not count "
-                f"an answer that uses it. Write your own.")
-        return original(*args, **kwargs)
-
-    return wrapper
+#: Functions student code may not call while grading, besides the answer keys: a
+#: signal handler is handed the current frame, which would reach the runner's state.
+GUARDED = ("signal.signal", "_signal.signal")
 
 
-def _install_answer_keys(keys: dict, trusted: dict, used: list) -> dict:
-    """Replace each answer-key function everywhere netlesson refers to it; ``{wrapper: name}``."""
-    wrappers = {}
-    for name in keys:
+def _defined_in(module_names) -> dict:
+    """Code objects (by id) of the functions and classes *defined* in these modules' files."""
+    found: dict = {}
+    for name in module_names:
+        module = sys.modules.get(name)
+        filename = getattr(module, "__file__", None)
+        if module is None or not filename:
+            continue
+        codes: dict = {}
+        for value in list(vars(module).values()):
+            if isinstance(value, (types.FunctionType, type)):
+                _guard._code_objects(value, codes)
+        found.update((k, c) for k, c in codes.items() if c.co_filename == filename)
+    return found
+
+
+def _allowed_callers(answer_keys, module_names) -> dict:
+    """``{guarded name: {id: code}}``: the code that may call each guarded function.
+
+    An answer key may be called by the exercise checkers (not the harness that
+    runs student code) and by its own module; ``signal.signal`` by this runner
+    and by ``signal``'s own wrapper.  Nothing that merely relays a call.
+    """
+    checkers = [n for n in module_names if n.startswith("netlesson.exercises._ex")]
+    callers = {}
+    for name in answer_keys:
+        callers[name] = _defined_in(checkers + [name.rpartition(".")[0]])
+    runner = _defined_in([__name__, "signal"])
+    for name in GUARDED:
+        callers[name] = runner
+    return callers
+
+
+def _source_digests(files) -> frozenset:
+    """SHA-256 of the text of each loaded course module (compiling one again is refused)."""
+    digests = set()
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                digests.add(hashlib.sha256(f.read().encode("utf-8", "surrogatepass")).hexdigest())
+        except OSError:
+            pass
+    return frozenset(digests)
+
+
+def _install_stand_ins(names) -> tuple[dict, dict, dict]:
+    """Replace each guarded function everywhere it is referenced by a stand-in.
+
+    Returns ``(originals, stand_ins, by_id)``: ``{name: original}`` (for the
+    audit hook only), ``{name: stand-in code}``, ``{id(stand-in): (stand-in, name)}``.
+    """
+    originals, codes, by_id = {}, {}, {}
+    for name in names:
         module_name, _, attr = name.rpartition(".")
         original = getattr(importlib.import_module(module_name), attr)
-        wrapper = _answer_key_wrapper(name, original, trusted, used)
-        trusted[id(wrapper.__code__)] = wrapper.__code__  # its own frame may look at its caller
-        wrappers[id(wrapper)] = (wrapper, name)
+        stand_in = _guard.guarded(name)
+        originals[name], codes[name] = original, stand_in.__code__
+        by_id[id(stand_in)] = (stand_in, name)
         for mod_name, module in list(sys.modules.items()):
-            if mod_name.split(".")[0] == "netlesson" and module is not None:
-                for key, value in list(vars(module).items()):
-                    if value is original:
-                        setattr(module, key, wrapper)
-    return wrappers
+            if module is None or not (mod_name.split(".")[0] == "netlesson" or mod_name == module_name):
+                continue
+            for key, value in list(vars(module).items()):
+                if value is original:
+                    setattr(module, key, stand_in)
+    return originals, codes, by_id
 
 
 def _is_answer_key(value, wrappers: dict, depth: int = 0):
@@ -243,9 +284,16 @@ def main(argv=None) -> int:
         records.append((cell, error, "", 0))
 
     module_names = [name for name in sys.modules if name.split(".")[0] == "netlesson"]
+    loaded_files = frozenset(getattr(sys.modules[name], "__file__", None) or "" for name in module_names)
     trusted, passers = _guard.trusted_code(list(sys.modules))
+    callers = _allowed_callers(list(key_grade_ids), module_names)
+    loaded_sources = _source_digests(loaded_files)
+    originals, stand_ins, wrappers = _install_stand_ins(list(key_grade_ids) + list(GUARDED))
+    frame = sys._getframe()
+    while frame is not None:  # this function and what started it (runpy, the module)
+        trusted[id(frame.f_code)] = frame.f_code
+        frame = frame.f_back
     used: list = []
-    wrappers = _install_answer_keys(key_grade_ids, trusted, used)
     snapshot = _guard.Snapshot(list(_guard.SNAPSHOT_MODULES) + module_names)
     trusted_classes = {cls for _, cls, _ in snapshot._classes}
     test_names = set()
@@ -257,10 +305,19 @@ def main(argv=None) -> int:
     builtins_module = namespace["__builtins__"]
     output = _Output()
     sys.stdout = sys.stderr = output
+    gc.disable()  # see _guard.install: no finalizer may run inside the audit hook
     _guard.install(key=key, result_fd=RESULT_FD, emit_code=_emit.__code__,
                    main_code=main.__code__, trusted=trusted, passers=passers,
-                   trusted_classes=trusted_classes)
-    del key
+                   trusted_classes=trusted_classes, originals=originals, stand_ins=stand_ins,
+                   callers=callers, answer_keys=key_grade_ids, loaded_files=loaded_files,
+                   loaded_sources=loaded_sources)
+    del key, originals
+    tests = {}
+    for cell in cells[first_answer:]:  # the instructor's test cells: compiled now, trusted
+        if cell["kind"] == "test":
+            tests[cell["grade_id"]] = code = _compile(cell)
+            trusted[id(code)] = code
+    cells = tuple((c["kind"], c["grade_id"], c["source"]) for c in cells[first_answer:])
     sys.audit("netlesson.grading.start")
 
     for cell, error, text, cut in records:
@@ -268,8 +325,7 @@ def main(argv=None) -> int:
                      "error": _describe(error, timeout) if error else None,
                      "output": text, "output_cut": cut}))
     reported_keys = set()
-    for cell in cells[first_answer:]:
-        kind = cell["kind"]
+    for kind, grade_id, source in cells:
         if kind == "test":
             for name, value in protected.items():
                 if namespace.get(name) is not value:
@@ -281,18 +337,22 @@ def main(argv=None) -> int:
                              "detail": "an answer cell replaced __builtins__"}))
                 namespace["__builtins__"] = builtins_module
             for name, value in list(namespace.items()):
-                found = _is_answer_key(value, wrappers)
-                if found and found not in used:
+                try:
+                    found = _is_answer_key(value, wrappers)
+                except Exception:  # noqa: BLE001 -- a student object that fights inspection
+                    found = None
+                if found in key_grade_ids and found not in used:
                     used.append(found)
         try:
-            code = _compile(cell)
+            code = tests[grade_id] if kind == "test" else _compile(
+                {"grade_id": grade_id, "source": source})
         except SyntaxError as exc:
             code, error = None, exc
         if code is not None:
             error = _run(code, namespace, timeout)
         text, cut = output.take()
         message = _describe(error, timeout) if error is not None else None
-        _emit(dumps({"type": "cell", "grade_id": cell["grade_id"], "kind": kind,
+        _emit(dumps({"type": "cell", "grade_id": grade_id, "kind": kind,
                      "error": message, "output": text, "output_cut": cut}))
         changes = snapshot.changes()
         if changes:
@@ -304,7 +364,7 @@ def main(argv=None) -> int:
                 _emit(dumps({"type": "answer_key", "name": name,
                              "grade_ids": key_grade_ids.get(name, [])}))
         if kind == "test":
-            _emit(dumps({"type": "test", "grade_id": cell["grade_id"],
+            _emit(dumps({"type": "test", "grade_id": grade_id,
                          "passed": error is None and not changes, "message": message}))
     _emit(dumps({"type": "end"}))
     return 0

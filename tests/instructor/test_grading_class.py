@@ -294,7 +294,10 @@ def test_a_course_helper_that_answers_the_exercise_is_not_the_students_answer(gr
 def test_the_saboteur_harms_nobody_and_is_flagged(graded):
     row = graded.by[("saboteur", "ex05_allow_list")]
     assert float(row["points"]) == 0
-    assert "processes left behind" in row["flags"] or "run ended early" in row["flags"]
+    # kill(-1) ends the sandbox's other processes (its supervisor too) but not the caller,
+    # so which of these shows depends on timing; some flag always does
+    assert any(f in row["flags"] for f in ("processes left behind", "run ended early",
+                                           "suspicious code (os.kill)")), row
     log = (graded.path.with_name("grades-logs") / "saboteur" / "ex05_allow_list.log").read_text()
     for path in (str(SOURCE), str(graded.subs), str(graded.course), str(ROOT / ".git"),
                  str(ROOT / "notebooks")):
