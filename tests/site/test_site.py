@@ -177,7 +177,8 @@ def test_the_landing_pages_have_no_launch_links(pages):
 def test_diagrams_are_images_not_their_text_fallback(site, pages):
     page = pages["01_socketserver_classes.html"]
     diagrams = [src for src in page.images if src.endswith((".svg", ".png"))]
-    assert len(diagrams) >= 5, page.images
+    # the class diagrams; the MRO diagrams at the predict points appear only after a guess
+    assert len(diagrams) >= 3, page.images
     text = (site / "01_socketserver_classes.html").read_text(encoding="utf-8")
     assert "base classes listed first" not in text  # the diagrams' text/plain summary
     assert any(src.endswith(".png") for src in pages["07_concurrency.html"].images)  # the plot
