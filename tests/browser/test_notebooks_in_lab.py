@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import secrets
 import socketserver
-import json
 import time
 
 import pytest
@@ -60,33 +59,27 @@ def require_visible(notebook, locator, what: str, timeout: float = 15.0) -> None
                     f"{format_problems(notebook, problems)}")
 
 
-def _first_answer_cell(relpath: str) -> int:
-    """1-based number of the first nbgrader answer cell of a served exercise notebook."""
-    nb = json.loads((notebooks_dir() / relpath).read_text(encoding="utf-8"))
-    return next(number for number, cell in enumerate(nb["cells"], start=1)
-                if cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("relpath", NOTEBOOK_PARAMS)
 def test_notebook_runs_clean_in_jupyterlab(course, relpath):
     """Run All in JupyterLab: no exception, no unrun cell, every widget rendered.
 
-    The exercises are the student edition (nbgrader's release: every answer cell
-    is ``raise NotImplementedError()`` until the student answers).  As a student
-    meets one, Run All must run everything up to the first answer cell cleanly
-    and stop *there*, with NotImplementedError -- nothing else may go wrong.
+    The exercises are the student edition (nbgrader's release: every answer is a stub
+    that raises ``NotImplementedError``).  As a student meets one, Run All must stop at
+    the first cell that meets a stub -- the answer cell itself, or the first cell that
+    calls what it defines (a demonstration, or a check whose message names the
+    ``NotImplementedError``) -- with every cell before it run cleanly and nothing else wrong.
     """
     notebook = course.run(relpath, keep=relpath in WIDGET_NOTEBOOKS)
     problems = notebook.problems
     if relpath.startswith("exercises/"):
-        first = _first_answer_cell(relpath)
-        stop = [p for p in problems if p.kind == "error" and p.cell == first
-                and "NotImplementedError" in p.detail]
-        assert stop, (f"{relpath}: Run All should stop at the first answer cell ({first}) "
-                      f"with NotImplementedError\n{format_problems(notebook)}")
-        problems = [p for p in problems if p not in stop
-                    and not (p.kind == "not run" and p.cell > first)]
+        errors = [p for p in problems if p.kind == "error"]
+        assert errors and "NotImplementedError" in errors[0].detail, (
+            f"{relpath}: Run All should stop where the first stub is met, with "
+            f"NotImplementedError\n{format_problems(notebook)}")
+        stop = errors[0]
+        problems = [p for p in problems if p is not stop
+                    and not (p.kind == "not run" and p.cell is not None and p.cell > stop.cell)]
     if problems:
         pytest.fail(format_problems(notebook, problems), pytrace=False)
 

@@ -121,8 +121,12 @@ def test_sendall_on_a_nonblocking_socket_is_explained(ex08):
     exercises.check_selectors_echo(_echo_with(lambda conn, data: conn.sendall(data)))
     message = failure(exercises.check_selectors_echo_robust,
                       _echo_with(lambda conn, data: conn.sendall(data)))
-    assert "raised BlockingIOError" in message
-    assert "keep the rest in a buffer and send it when the selector reports EVENT_WRITE" in message
+    # sendall() on a non-blocking socket raises BlockingIOError once the buffer is full;
+    # when the handler's error is absorbed first, the check sees the bytes that never came
+    # back instead (seen under load in CI).  Either way the message says what to do.
+    assert "raised BlockingIOError" in message or "while reading the echo, and got" in message, \
+        message
+    assert "EVENT_WRITE" in message, message
 
 
 def _send_and_forget(conn, data):
