@@ -56,6 +56,7 @@ __all__ = ["ServerLog", "LogEntry", "KINDS", "PREVIEW_BYTES", "describe_bytes", 
            "render_record"]
 
 _now = time.time
+_proxy = types.MappingProxyType
 _current_thread = threading.current_thread
 #: each thread's name, looked up once per thread: ``current_thread().name`` is two Python
 #: calls, and on a server with many busy threads every Python call a handler makes per
@@ -351,7 +352,13 @@ class ServerLog:
         Busy handlers call this once per message, so it stores a plain tuple
         and renders no text itself, unless ``echo`` is a terminal (see benchmarks/).
         """
-        fields = _checked(kind, peer, fields)
+        data = fields.get("data")
+        if kind == "received" and peer is not None and len(fields) == 1 and type(data) is bytes:
+            # the one record a busy handler writes per message: what _checked would make of
+            # it, without the call (the fields are known to be complete)
+            fields = _proxy({"data": data[:PREVIEW_BYTES], "nbytes": len(data)})
+        else:
+            fields = _checked(kind, peer, fields)
         thread = getattr(_this_thread, "name", None)  # no Python call: see _this_thread
         if thread is None:
             thread = _this_thread.name = _current_thread().name
