@@ -245,6 +245,18 @@ class LogEntry(NamedTuple):
         return self.text
 
 
+def _fields_of(fields) -> Mapping:
+    """A stored record's fields as a mapping (a ``received`` record keeps a plain pair)."""
+    if type(fields) is tuple:
+        return _proxy({"data": fields[0], "nbytes": fields[1]})
+    return fields
+
+
+def _entry(item: tuple) -> LogEntry:
+    seq, when, thread, kind, peer, fields = item
+    return LogEntry(seq, when, thread, kind, peer, _fields_of(fields))
+
+
 def _line_by_line(stream) -> bool:
     """Should each echoed line reach *stream* at once?  Yes for a terminal, for a stream
     asked not to buffer (``python -u``, ``PYTHONUNBUFFERED``, ``line_buffering``) and for
@@ -354,9 +366,10 @@ class ServerLog:
         """
         data = fields.get("data")
         if kind == "received" and peer is not None and len(fields) == 1 and type(data) is bytes:
-            # the one record a busy handler writes per message: what _checked would make of
-            # it, without the call (the fields are known to be complete)
-            fields = _proxy({"data": data[:PREVIEW_BYTES], "nbytes": len(data)})
+            # The one record a busy handler writes per message: stored as a plain pair
+            # (preview, length), made into its fields only when read (_entry).  With many
+            # handler threads every allocation here costs throughput (benchmarks/README.md).
+            fields = (data[:PREVIEW_BYTES], len(data))
         else:
             fields = _checked(kind, peer, fields)
         thread = getattr(_this_thread, "name", None)  # no Python call: see _this_thread
@@ -407,7 +420,7 @@ class ServerLog:
         """Each record's text as one line, all in one write, then a flush."""
         try:
             if items:
-                self.echo.write("".join([_render(kind, peer, fields) + "\n"
+                self.echo.write("".join([_render(kind, peer, _fields_of(fields)) + "\n"
                                          for _, _, _, kind, peer, fields in items]))
             self.echo.flush()
         except (OSError, ValueError):  # closed terminal: keep serving
@@ -446,7 +459,7 @@ class ServerLog:
         matches = _matcher(None, kind, peer, fields)
         with self._lock:
             raw = [item for item in self._snapshot() if item[0] > after]
-        return [entry for entry in map(LogEntry._make, raw) if matches(entry)]
+        return [entry for entry in map(_entry, raw) if matches(entry)]
 
     def lines(self) -> list[str]:
         """The retained records' text, oldest first."""
@@ -481,7 +494,7 @@ class ServerLog:
         while True:
             with self._lock:
                 raw = [item for item in self._snapshot() if item[0] > after]
-            for entry in map(LogEntry._make, raw):
+            for entry in map(_entry, raw):
                 if matches(entry):
                     return entry
             if time.monotonic() >= deadline:
