@@ -1,4 +1,4 @@
-"""Fixtures for unit tests: real servers on loopback port 0, always stopped.
+"""Fixtures for unit tests: real servers on loopback port 0, always stopped; messages in English.
 
 ``socket.setdefaulttimeout`` gives every socket a test creates a timeout, so a
 bug shows up as a failure, never as a hung suite.
@@ -12,6 +12,19 @@ import pytest
 from netlesson import background
 
 socket.setdefaulttimeout(10)
+
+
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """Unit tests read netlesson's messages in English (NETLESSON_LANG=en), the source language.
+
+    The course's default is Simplified Chinese (netlesson/i18n.py); the tests that
+    check the Chinese catalogs set NETLESSON_LANG=zh_CN themselves.  monkeypatch sets
+    it in os.environ, so subprocesses a test starts (the CLI, the grading sandbox's
+    runner) inherit it, and it is undone after each test, so the notebooks that
+    nbval runs in the same session keep the course's default.
+    """
+    monkeypatch.setenv("NETLESSON_LANG", "en")
 
 _names = itertools.count()
 
