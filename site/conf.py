@@ -8,7 +8,7 @@ renders each notebook from its stored outputs; nothing is executed.
 Settings (environment variables), rendered into each notebook's launch links:
 
 COURSE_REPOSITORY  the course's public git repository, e.g. github.com/OWNER/netlesson
-                   (default: the placeholder github.com/OWNER/netlesson -- set it)
+                   (default: the Repository URL in pyproject.toml's [project.urls])
 COURSE_HUB_URL     a JupyterHub that has nbgitpuller, e.g. https://hub.example.edu
                    (default: unset, and the pages carry no JupyterHub link)
 COURSE_BRANCH      the branch both links open (default: students, the branch
@@ -17,6 +17,7 @@ COURSE_BRANCH      the branch both links open (default: students, the branch
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,9 @@ html_theme_options = {
 }
 
 # course_site.py reads these
-course_repository = os.environ.get("COURSE_REPOSITORY", "").strip() or "github.com/OWNER/netlesson"
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+course_repository = (os.environ.get("COURSE_REPOSITORY", "").strip()
+                     or tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["urls"]["Repository"])
 course_hub_url = os.environ.get("COURSE_HUB_URL", "").strip()
 course_branch = os.environ.get("COURSE_BRANCH", "").strip() or "students"
 course_notebooks_dir = "notebooks"

@@ -284,3 +284,26 @@ def test_the_build_refuses_a_notebook_with_a_solution(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="not publishing solutions: exercises/ex01_line_echo.ipynb"):
         build.prepare_sources(tmp_path / "src")
     assert not list((tmp_path / "src").rglob("*.ipynb"))
+
+
+def test_readme_launch_links_point_at_the_repository_in_pyproject():
+    """The README's Binder badge and nbgitpuller link, and the site's default, are one address."""
+    import tomllib
+
+    repository = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
+    sys.path.insert(0, str(ROOT / "site"))
+    try:
+        import course_site
+    finally:
+        sys.path.remove(str(ROOT / "site"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    badge = course_site.binder_url(repository, "00_index.ipynb", "notebooks", "students")
+    assert f"[![Binder](https://mybinder.org/badge_logo.svg)]({badge})" in readme.split("## ")[0], \
+        "the Binder badge belongs on the README's first screen, pointing at pyproject's Repository"
+    hub_link = course_site.nbgitpuller_url("https://hub.example.edu", repository, "00_index.ipynb")
+    assert f"]({hub_link})" in readme
+    # the site's default is the same address (COURSE_REPOSITORY unset)
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_REPOSITORY"}
+    out = subprocess.run([sys.executable, "-c", "import runpy; print(runpy.run_path('site/conf.py')['course_repository'])"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == repository
