@@ -29,7 +29,7 @@ CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.1
 # JupyterLab settings for the course's environment: no news or update pop-ups
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 
-.PHONY: help setup instructor-setup lab test unit notebooks exercises pythons diagrams site release grade bench constraints clean
+.PHONY: help setup instructor-setup lab test unit notebooks exercises pythons diagrams site release grade bench constraints clean messages
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets everything up first)"
@@ -41,6 +41,8 @@ help:
 	@echo "make exercises regenerate the student edition notebooks/exercises/ from instructor/exercises/"
 	@echo "               (nbgrader generate_assignment; after make notebooks NB=instructor/exercises/...)"
 	@echo "make diagrams  regenerate pics/ from the running Python"
+	@echo "make messages  update the Chinese message catalogs from the code, compile and check them"
+	@echo "               (netlesson/locale/zh_CN/LC_MESSAGES/*.po: translate the new entries, run again)"
 	@echo "make site      build the course website into _site/ from the stored outputs"
 	@echo "               (launch links: COURSE_REPOSITORY=github.com/OWNER/netlesson COURSE_HUB_URL=https://hub..."
 	@echo "                COURSE_BRANCH=students)"
@@ -95,6 +97,12 @@ test: setup instructor-setup
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
+
+# netlesson's messages (netlesson/i18n.py): English in the code, Chinese in the catalogs
+messages: setup
+	$(BIN)/python tools/messages.py update
+	$(BIN)/python tools/messages.py compile
+	$(BIN)/python tools/messages.py check
 
 pythons: setup
 	tools/test-pythons.sh
