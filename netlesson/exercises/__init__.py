@@ -10,6 +10,12 @@ message in the student's terms: what was sent, what came back, why that
 happens and what to change.  ``AssertionError`` is what nbgrader counts as a
 failed test cell, so the same call grades the notebook.
 
+The explanations are in Simplified Chinese, the course's language, unless
+``NETLESSON_LANG=en`` asks for English (:mod:`netlesson.i18n`; the messages are
+the gettext domain ``netlesson_checkers``, translated in
+``netlesson/locale/zh_CN/LC_MESSAGES/netlesson_checkers.po``).  What the
+student's code sent or returned, code and names stay as they are, in ``repr``.
+
 Promises every checker keeps, because a test cell runs in a student's kernel:
 
 * **It never hangs.**  Every socket has a timeout, and student code runs in

@@ -12,9 +12,13 @@ import socket
 import socketserver
 import time
 
+from ..i18n import checkers
 from ._harness import (Call, CheckMixIn, call_with_deadline, checker, describe_exception, fail,
                        require_callable, serving)
 from ._wire import LOOPBACK
+
+_ = checkers.gettext
+ngettext = checkers.ngettext
 
 __all__ = ["check_udp_request", "check_udp_request_retries"]
 
@@ -72,10 +76,11 @@ def _run_udp_client(func, server, data: bytes, timeout: float, retries: int) -> 
     if call.hung:
         server.wake_clients()
         call.done.wait(1.0)
-        fail(f"udp_request(address, {data!r}, timeout={timeout}, retries={retries}) did not "
-             f"return within {limit:g} s. A UDP reply may never come: give the socket a "
-             f"timeout (sock.settimeout(timeout)) so recvfrom() raises TimeoutError instead of "
-             f"waiting forever")
+        fail(_("{call} did not return within {seconds} s. A UDP reply may never come: give the "
+               "socket a timeout (sock.settimeout(timeout)) so recvfrom() raises TimeoutError "
+               "instead of waiting forever").format(
+                   call=f"udp_request(address, {data!r}, timeout={timeout}, retries={retries})",
+                   seconds=f"{limit:g}"))
     return call
 
 
@@ -83,11 +88,13 @@ def _udp_reply_problem(value, expected: bytes) -> str | None:
     if value == expected and isinstance(value, (bytes, bytearray)):
         return None
     if isinstance(value, str):
-        return f"it returned the str {value!r}: return the reply as bytes, exactly as recvfrom() gave it"
+        return _("it returned the str {value}: return the reply as bytes, exactly as recvfrom() "
+                 "gave it").format(value=repr(value))
     if isinstance(value, tuple) and value and value[0] == expected:
-        return ("it returned (data, address): return only the data; the address is for "
-                "checking who sent it")
-    return f"it returned {value!r}, expected {expected!r}"
+        return _("it returned (data, address): return only the data; the address is for "
+                 "checking who sent it")
+    return _("it returned {value}, expected {expected}").format(value=repr(value),
+                                                                expected=repr(expected))
 
 
 @checker
@@ -100,16 +107,18 @@ def check_udp_request(udp_request) -> None:
     with serving(echo):
         call = _run_udp_client(udp_request, echo, b"hello udp", timeout=0.5, retries=2)
         if call.error is not None:
-            fail(f"against a server that answers at once, udp_request raised "
-                 f"{describe_exception(call.error)}")
+            fail(_("against a server that answers at once, udp_request raised {error}").format(
+                error=describe_exception(call.error)))
         problem = _udp_reply_problem(call.plain, b"HELLO UDP")
         if problem:
-            fail(f"udp_request(address, b'hello udp') should return b'HELLO UDP'; {problem}")
+            fail(_("{call} should return {expected}; {problem}").format(
+                call="udp_request(address, b'hello udp')", expected="b'HELLO UDP'",
+                problem=problem))
         time.sleep(0.1)  # let the server take in any further datagrams already on their way
         sent = len(echo.received)
         if sent != 1:
-            fail(f"for one request the server received {sent} datagrams although its reply came "
-                 f"at once: send again only after a try timed out")
+            fail(_("for one request the server received {count} datagrams although its reply "
+                   "came at once: send again only after a try timed out").format(count=sent))
 
     silent = _ScriptedUDPServer(silent=True)
     timeout, retries = 0.2, 2
@@ -118,19 +127,22 @@ def check_udp_request(udp_request) -> None:
                                retries=retries)
         tries = len(silent.received)
         if call.error is None:
-            fail(f"the server never answered, yet udp_request returned {call.plain!r}: after the "
-                 f"last try raise TimeoutError, so the caller knows no reply came")
+            fail(_("the server never answered, yet udp_request returned {value}: after the last "
+                   "try raise TimeoutError, so the caller knows no reply came").format(
+                       value=repr(call.plain)))
         if not isinstance(call.error, TimeoutError):
-            fail(f"when no reply comes udp_request should raise TimeoutError after its last try; "
-                 f"it raised {describe_exception(call.error)}")
+            fail(_("when no reply comes udp_request should raise TimeoutError after its last "
+                   "try; it raised {error}").format(error=describe_exception(call.error)))
         if tries != retries + 1:
-            fail(f"with retries={retries} udp_request should send {retries + 1} datagrams (the "
-                 f"first try plus {retries} retries) before it gives up; the silent server "
-                 f"received {tries}")
+            fail(_("with retries={retries} udp_request should send {datagrams} datagrams (the "
+                   "first try plus {retries} retries) before it gives up; the silent server "
+                   "received {count}").format(retries=retries, datagrams=retries + 1,
+                                              count=tries))
         slowest = (retries + 1) * timeout + 1.0
         if call.seconds > slowest:
-            fail(f"udp_request took {call.seconds:.1f} s to give up with timeout={timeout}, "
-                 f"retries={retries}: wait at most `timeout` seconds for each try")
+            fail(_("udp_request took {seconds} s to give up with timeout={timeout}, "
+                   "retries={retries}: wait at most `timeout` seconds for each try").format(
+                       seconds=f"{call.seconds:.1f}", timeout=timeout, retries=retries))
 
 
 @checker
@@ -144,32 +156,39 @@ def check_udp_request_retries(udp_request) -> None:
         call = _run_udp_client(udp_request, lossy, b"third time lucky", timeout=0.2, retries=3)
         tries = len(lossy.received)
         if call.error is not None and not isinstance(call.error, TimeoutError):
-            fail(f"against a server that drops the first 2 datagrams, udp_request raised "
-                 f"{describe_exception(call.error)}")
+            fail(_("against a server that drops the first 2 datagrams, udp_request raised "
+                   "{error}").format(error=describe_exception(call.error)))
         if call.error is not None:
-            fail(f"the server ignored your first 2 datagrams (as a lossy network may) and would "
-                 f"have answered the 3rd, but after {tries} datagram(s) udp_request raised "
-                 f"{describe_exception(call.error)}: after each timeout send the datagram again, "
-                 f"up to `retries` more times")
+            fail(ngettext("the server ignored your first 2 datagrams (as a lossy network may) and "
+                          "would have answered the 3rd, but after {count} datagram udp_request "
+                          "raised {error}: after each timeout send the datagram again, up to "
+                          "`retries` more times",
+                          "the server ignored your first 2 datagrams (as a lossy network may) and "
+                          "would have answered the 3rd, but after {count} datagrams udp_request "
+                          "raised {error}: after each timeout send the datagram again, up to "
+                          "`retries` more times", tries).format(
+                              count=tries, error=describe_exception(call.error)))
         problem = _udp_reply_problem(call.plain, b"THIRD TIME LUCKY")
         if problem:
-            fail(f"with the first 2 datagrams lost, udp_request should still return "
-                 f"b'THIRD TIME LUCKY'; {problem}")
+            fail(_("with the first 2 datagrams lost, udp_request should still return {expected}; "
+                   "{problem}").format(expected="b'THIRD TIME LUCKY'", problem=problem))
 
     tricky = _ScriptedUDPServer(stranger=True)
     with serving(tricky):
         call = _run_udp_client(udp_request, tricky, b"who is there", timeout=0.5, retries=1)
         if call.error is not None:
-            fail(f"another program sent your socket a datagram just before the server's reply, "
-                 f"and udp_request raised {describe_exception(call.error)}: ignore datagrams "
-                 f"from other addresses and keep waiting for the server")
+            fail(_("another program sent your socket a datagram just before the server's reply, "
+                   "and udp_request raised {error}: ignore datagrams from other addresses and "
+                   "keep waiting for the server").format(error=describe_exception(call.error)))
         if call.plain == b"not from the server":
-            fail(f"udp_request returned b'not from the server', a datagram from "
-                 f"{tricky.stranger_address}, not from the server at "
-                 f"{tricky.server_address}: anyone can send to a UDP socket. Compare the "
-                 f"address recvfrom() returns with the server's and ignore the others")
+            fail(_("udp_request returned b'not from the server', a datagram from {stranger}, not "
+                   "from the server at {server}: anyone can send to a UDP socket. Compare the "
+                   "address recvfrom() returns with the server's and ignore the others").format(
+                       stranger=tricky.stranger_address, server=tricky.server_address))
         problem = _udp_reply_problem(call.plain, b"WHO IS THERE")
         if problem:
-            fail(f"udp_request(address, b'who is there') should return b'WHO IS THERE'; {problem}")
+            fail(_("{call} should return {expected}; {problem}").format(
+                call="udp_request(address, b'who is there')", expected="b'WHO IS THERE'",
+                problem=problem))
 
 

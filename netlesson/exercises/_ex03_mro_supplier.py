@@ -10,8 +10,11 @@ from __future__ import annotations
 import inspect
 import socketserver
 
+from ..i18n import checkers
 from ..source import defining_class
 from ._harness import checker, fail
+
+_ = checkers.gettext
 
 __all__ = ["MRO_QUESTIONS", "check_mro_answers"]
 
@@ -61,8 +64,9 @@ def check_mro_answers(answers, only: str | None = None) -> None:
     """
     __tracebackhide__ = True  # noqa: F841
     if not issubclass(type(answers), dict):
-        fail(f"answers should be a dict like {{'ThreadingTCPServer.__init__': 'TCPServer', ...}}; "
-             f"it is {type(answers).__name__}")
+        fail(_("answers should be a dict like {example}; it is {kind}").format(
+            example="{'ThreadingTCPServer.__init__': 'TCPServer', ...}",
+            kind=type(answers).__name__))
     answers = _plain_answers(answers)
     questions = [q for q in MRO_QUESTIONS if only is None or q.startswith(f"{only}.")]
     problems = []
@@ -71,39 +75,52 @@ def check_mro_answers(answers, only: str | None = None) -> None:
         cls = getattr(socketserver, cls_name)
         truth = defining_class(cls, attribute)
         if question not in answers:
-            problems.append(f"- {question}: no answer (add the key {question!r} to answers)")
+            problems.append(_("- {question}: no answer (add the key {key} to answers)").format(
+                question=question, key=repr(question)))
             continue
         given = _answer_name(answers[question])
         if given == truth.__name__:
             continue
         if given in ("", "?"):
-            problems.append(f"- {question}: not answered yet ({answers[question]!r})")
+            problems.append(_("- {question}: not answered yet ({answer})").format(
+                question=question, answer=repr(answers[question])))
             continue
         chain = " → ".join(k.__name__ for k in cls.__mro__)
         if given is None:
-            problems.append(f"- {question}: answer with a class name (a str), not "
-                            f"{answers[question]!r}")
+            problems.append(_("- {question}: answer with a class name (a str), not "
+                              "{answer}").format(question=question,
+                                                 answer=repr(answers[question])))
             continue
         # look the name up in the MRO itself: 'object' is not a socketserver name
         candidate = next((k for k in cls.__mro__ if k.__name__ == given), None)
         if candidate is None:
             same_but_case = [k.__name__ for k in cls.__mro__ if k.__name__.lower() == given.lower()]
-            hint = (f"; class names are case-sensitive: did you mean {same_but_case[0]!r}?"
-                    if same_but_case else "")
-            problems.append(f"- {question}: {given!r} is not in {cls_name}.__mro__ "
-                            f"({chain}){hint}")
+            if same_but_case:
+                problems.append(_("- {question}: {given} is not in {mro} ({chain}); class names "
+                                  "are case-sensitive: did you mean {suggestion}?").format(
+                                      question=question, given=repr(given),
+                                      mro=f"{cls_name}.__mro__", chain=chain,
+                                      suggestion=repr(same_but_case[0])))
+            else:
+                problems.append(_("- {question}: {given} is not in {mro} ({chain})").format(
+                    question=question, given=repr(given), mro=f"{cls_name}.__mro__",
+                    chain=chain))
         elif attribute not in vars(candidate):
             where = "object" if candidate is object else f"socketserver.{given}"
-            problems.append(f"- {question}: {given} does not define {attribute} itself "
-                            f"({attribute!r} in vars({where}) is False); lookup "
-                            f"goes on along {chain}")
+            problems.append(_("- {question}: {given} does not define {attribute} itself "
+                              "({test} is False); lookup goes on along {chain}").format(
+                                  question=question, given=given, attribute=attribute,
+                                  test=f"{attribute!r} in vars({where})", chain=chain))
         else:
-            problems.append(f"- {question}: {given} does define {attribute}, but a class "
-                            f"earlier in {chain} defines it too, and lookup stops at the first")
+            problems.append(_("- {question}: {given} does define {attribute}, but a class "
+                              "earlier in {chain} defines it too, and lookup stops at the "
+                              "first").format(question=question, given=given,
+                                              attribute=attribute, chain=chain))
     if problems:
         right = len(questions) - len(problems)
-        fail(f"{right} of {len(questions)} answers are right. Python looks an attribute up "
-             f"along the class's __mro__ and takes it from the first class whose own "
-             f"__dict__ (vars(cls)) has it:\n" + "\n".join(problems))
+        fail(_("{right} of {total} answers are right. Python looks an attribute up along the "
+               "class's __mro__ and takes it from the first class whose own __dict__ (vars(cls)) "
+               "has it:").format(right=right, total=len(questions))
+             + "\n" + "\n".join(problems))
 
 

@@ -31,10 +31,14 @@ import threading
 import time
 
 from ..classroom import CLASS_BACKLOG
+from ..i18n import N_, checkers
 from ..serverlog import describe_bytes
 from ._harness import (Call, checker, describe_exception, fail, require_callable, start_call,
                        student_frame)
 from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, connect
+
+_ = checkers.gettext
+ngettext = checkers.ngettext
 
 __all__ = ["check_selectors_echo", "check_selectors_echo_robust"]
 
@@ -103,38 +107,52 @@ def _running(serve):
 
 
 def _fail_if_serve_ended(run: _Run, context: str) -> None:
-    """``serve`` must still be running: say why it is not."""
+    """``serve`` must still be running: say why it is not.
+
+    *context* is a translated phrase saying when (``"while a client sent 1 MiB"``).
+    """
     __tracebackhide__ = True  # noqa: F841
     if not run.call.done.is_set():
         return
     if run.call.error is not None:
         error = run.call.error
-        hint = ""
+        problem = _("serve(listener, stop) raised {error} {context}").format(
+            error=describe_exception(error), context=context)
+        hint = None
         if isinstance(error, BlockingIOError):
-            hint = (". A non-blocking socket never waits: accept(), recv() and send() raise "
-                    "BlockingIOError when they would have to. Call accept() only when the "
-                    "selector reports the listening socket readable, recv() only when it reports "
-                    "the connection readable; and send() may take only part of the data, or "
-                    "none: keep the rest in a buffer and send it when the selector reports "
-                    "EVENT_WRITE")
+            hint = _("A non-blocking socket never waits: accept(), recv() and send() raise "
+                     "BlockingIOError when they would have to. Call accept() only when the "
+                     "selector reports the listening socket readable, recv() only when it "
+                     "reports the connection readable; and send() may take only part of the "
+                     "data, or none: keep the rest in a buffer and send it when the selector "
+                     "reports EVENT_WRITE")
         elif isinstance(error, (ConnectionError, OSError)):
-            hint = (". A client may disappear at any moment: catch ConnectionError (or OSError) "
-                    "around recv() and send(), then unregister and close that connection and "
-                    "go on serving the others")
-        fail(f"serve(listener, stop) raised {describe_exception(error)} {context}{hint}")
-    fail(f"serve(listener, stop) returned {context} although stop was not set: it should loop "
-         f"(while not stop.is_set(): ... sel.select(timeout=0.1) ...) until the check sets stop")
+            hint = _("A client may disappear at any moment: catch ConnectionError (or OSError) "
+                     "around recv() and send(), then unregister and close that connection and "
+                     "go on serving the others")
+        if hint:
+            fail(_("{problem}. {hint}").format(problem=problem, hint=hint))
+        fail(problem)
+    fail(_("serve(listener, stop) returned {context} although stop was not set: it should loop "
+           "(while not stop.is_set(): ... sel.select(timeout=0.1) ...) until the check sets "
+           "stop").format(context=context))
 
 
 def _fail_if_threads(run: _Run, context: str) -> None:
+    """No thread may have appeared besides ``serve``'s; *context* (translated) says what was served."""
     __tracebackhide__ = True  # noqa: F841
     new = run.new_threads()
     if new:
-        fail(f"while serving {context} your server started {len(new)} thread(s) "
-             f"({', '.join(new[:5])}{' ...' if len(new) > 5 else ''}): this exercise is one "
-             f"thread serving everyone. Do not start threads (and no ThreadingTCPServer): "
-             f"register each connection with the selector and let select() tell you which one "
-             f"is ready")
+        names = ", ".join(new[:5]) + (" ..." if len(new) > 5 else "")
+        fail(ngettext("while serving {context} your server started {count} thread ({names}): "
+                      "this exercise is one thread serving everyone. Do not start threads (and "
+                      "no ThreadingTCPServer): register each connection with the selector and "
+                      "let select() tell you which one is ready",
+                      "while serving {context} your server started {count} threads ({names}): "
+                      "this exercise is one thread serving everyone. Do not start threads (and "
+                      "no ThreadingTCPServer): register each connection with the selector and "
+                      "let select() tell you which one is ready", len(new)).format(
+                          context=context, count=len(new), names=names))
 
 
 def _read_exactly(sock: socket.socket, size: int, timeout: float = REPLY_TIMEOUT
@@ -160,42 +178,58 @@ def _read_exactly(sock: socket.socket, size: int, timeout: float = REPLY_TIMEOUT
 
 
 def _expect_echo(run: _Run, sock: socket.socket, message: bytes, who: str, context: str) -> None:
+    """*message* must come back upper-cased; *who* and *context* (``"while ..."``) are ``N_`` texts."""
     __tracebackhide__ = True  # noqa: F841
     want = message.upper()
     got, closed = _read_exactly(sock, len(want))
     if got == want:
         return
-    _fail_if_serve_ended(run, f"while {context}")
-    how = "the connection was closed" if closed else f"waited {REPLY_TIMEOUT:g} s"
+    context = _(context)
+    _fail_if_serve_ended(run, context)
+    how = (_("the connection was closed") if closed
+           else _("waited {seconds} s").format(seconds=f"{REPLY_TIMEOUT:g}"))
     if not got:
-        hint = ("your loop never answered it. Register every accepted connection with the "
-                "selector (sel.register(conn, selectors.EVENT_READ, ...)); when select() reports "
-                "it readable, recv() and send back data.upper()")
+        hint = _("your loop never answered it. Register every accepted connection with the "
+                 "selector (sel.register(conn, selectors.EVENT_READ, ...)); when select() reports "
+                 "it readable, recv() and send back data.upper()")
     elif want.startswith(got):
-        hint = (f"only the first {len(got)} of {len(want)} bytes came back: send() may send "
-                f"only part of what it is given -- keep the rest and send it later")
+        hint = _("only the first {got} of {size} bytes came back: send() may send only part of "
+                 "what it is given -- keep the rest and send it later").format(got=len(got),
+                                                                               size=len(want))
     elif got == message[:len(got)] and message != want:
-        hint = "the echo is not upper-cased: send back data.upper()"
+        hint = _("the echo is not upper-cased: send back data.upper()")
     else:
-        hint = f"the echo should be exactly {describe_bytes(want)}"
-    fail(f"{who} sent {describe_bytes(message)} while {context} and got "
-         f"{describe_bytes(got) if got else 'nothing'} ({how}): {hint}")
+        hint = _("the echo should be exactly {expected}").format(expected=describe_bytes(want))
+    if got:
+        fail(_("{who} sent {message} {context} and got {got} ({how}): {hint}").format(
+            who=_(who), message=describe_bytes(message), context=context,
+            got=describe_bytes(got), how=how, hint=hint))
+    fail(_("{who} sent {message} {context} and got nothing ({how}): {hint}").format(
+        who=_(who), message=describe_bytes(message), context=context, how=how, hint=hint))
 
 
 def _expect_closed(run: _Run, sock: socket.socket, who: str, when: str) -> None:
+    """The server must close *sock*'s connection; *when* is an ``N_`` text, *who* translated."""
     __tracebackhide__ = True  # noqa: F841
     got, closed = _read_exactly(sock, 1)
     if closed and not got:
         return
     if got:
-        fail(f"{when}, {who} still received {describe_bytes(got)}")
-    if "stop" in when:
-        hint = ("before serve() returns, close every connection it still holds (sel.get_map() "
-                "lists what is registered) and the selector")
+        fail(_("{when}, {who} still received {got}").format(when=_(when), who=who,
+                                                             got=describe_bytes(got)))
+    if when == AFTER_STOP:
+        hint = _("before serve() returns, close every connection it still holds (sel.get_map() "
+                 "lists what is registered) and the selector")
     else:
-        hint = ("recv() returns b'' once a client has finished sending: then "
-                "sel.unregister(conn) and conn.close()")
-    fail(f"{when}, {who}'s connection was not closed within {REPLY_TIMEOUT:g} s: {hint}")
+        hint = _("recv() returns b'' once a client has finished sending: then "
+                 "sel.unregister(conn) and conn.close()")
+    fail(_("{when}, {who}'s connection was not closed within {seconds} s: {hint}").format(
+        when=_(when), who=who, seconds=f"{REPLY_TIMEOUT:g}", hint=hint))
+
+
+#: when the server must have closed a connection (``N_`` texts; compared before translation)
+AFTER_STOP = N_("after stop was set")
+AFTER_CLIENT_FINISHED = N_("after a client finished sending")
 
 
 @checker
@@ -212,68 +246,84 @@ def check_selectors_echo(serve, clients: int = 20, rounds: int = 3) -> None:
     require_callable(serve, "serve", ["listener", "stop"])
     with _running(serve) as run:
         time.sleep(0.05)
-        _fail_if_serve_ended(run, "at once")
+        # TRANSLATORS: fills {context} in "serve(listener, stop) raised {error} {context}" and
+        # "serve(listener, stop) returned {context} although stop was not set"
+        _fail_if_serve_ended(run, _("at once"))
         socks = []
         for i in range(clients):
             try:
                 socks.append(run.client())
             except OSError as exc:
-                _fail_if_serve_ended(run, f"while {clients} clients connected")
-                fail(f"client {i} of {clients} could not connect ({exc})")
-        context = f"{clients} clients were connected at the same time"
+                _fail_if_serve_ended(run, _("while {clients} clients connected").format(
+                    clients=clients))
+                fail(_("client {client} of {clients} could not connect ({error})").format(
+                    client=i, clients=clients, error=exc))
+        during = _("while {clients} clients were connected at the same time").format(
+            clients=clients)
         for r in range(rounds):
             messages = [b"client %d, round %d\n" % (i, r) for i in range(clients)]
             for sock, message in zip(socks, messages):
                 sock.sendall(message)
             for i, (sock, message) in enumerate(zip(socks, messages)):
                 want = message.upper()
-                got, _ = _read_exactly(sock, len(want))
+                got, _closed = _read_exactly(sock, len(want))
                 if got != want and i > 0 and r == 0 and not got:
-                    _fail_if_serve_ended(run, f"while {context}")
-                    fail(f"{context}; each sent one line. Client 0 was answered, client {i} got "
-                         f"nothing within {REPLY_TIMEOUT:g} s: your loop serves one client at a "
-                         f"time (it stays with a connection until it ends). Register every "
-                         f"connection with the selector and go back to select() after each "
-                         f"recv(), so whichever socket is ready is served next")
+                    _fail_if_serve_ended(run, during)
+                    fail(_("{clients} clients were connected at the same time; each sent one "
+                           "line. Client 0 was answered, client {client} got nothing within "
+                           "{seconds} s: your loop serves one client at a time (it stays with a "
+                           "connection until it ends). Register every connection with the "
+                           "selector and go back to select() after each recv(), so whichever "
+                           "socket is ready is served next").format(
+                               clients=clients, client=i, seconds=f"{REPLY_TIMEOUT:g}"))
                 if got != want:
                     # the same message again cannot be told apart: explain with what came
-                    _explain_round(run, i, message, got, context)
-            _fail_if_threads(run, f"{clients} clients at once")
-        _fail_if_serve_ended(run, f"while {context}")
+                    _explain_round(run, i, message, got, clients)
+            _fail_if_threads(run, _("{clients} clients at once").format(clients=clients))
+        _fail_if_serve_ended(run, during)
         for i, sock in enumerate(socks):
             sock.shutdown(socket.SHUT_WR)
         for i, sock in enumerate(socks):
-            _expect_closed(run, sock, f"client {i}", "after a client finished sending")
-        _fail_if_threads(run, "clients that closed")
+            _expect_closed(run, sock, _("client {client}").format(client=i),
+                           AFTER_CLIENT_FINISHED)
+        _fail_if_threads(run, _("clients that closed"))
     _fail_if_not_stopped(run)
 
 
-def _explain_round(run: _Run, i: int, message: bytes, got: bytes, context: str) -> None:
+def _explain_round(run: _Run, i: int, message: bytes, got: bytes, clients: int) -> None:
     __tracebackhide__ = True  # noqa: F841
-    _fail_if_serve_ended(run, f"while {context}")
+    _fail_if_serve_ended(run, _("while {clients} clients were connected at the same time").format(
+        clients=clients))
     want = message.upper()
     if not got:
-        hint = ("your loop never answered it: register every accepted connection with the "
-                "selector, recv() from each one the selector reports readable, and send "
-                "back data.upper()")
+        hint = _("your loop never answered it: register every accepted connection with the "
+                 "selector, recv() from each one the selector reports readable, and send back "
+                 "data.upper()")
     elif got == message:
-        hint = "the echo is not upper-cased: send back data.upper()"
+        hint = _("the echo is not upper-cased: send back data.upper()")
     else:
-        hint = f"the echo should be exactly {describe_bytes(want)}"
-    fail(f"{context}; client {i} sent {describe_bytes(message)} and got "
-         f"{describe_bytes(got) if got else 'nothing'}: {hint}")
+        hint = _("the echo should be exactly {expected}").format(expected=describe_bytes(want))
+    if got:
+        fail(_("{clients} clients were connected at the same time; client {client} sent "
+               "{message} and got {got}: {hint}").format(
+                   clients=clients, client=i, message=describe_bytes(message),
+                   got=describe_bytes(got), hint=hint))
+    fail(_("{clients} clients were connected at the same time; client {client} sent {message} "
+           "and got nothing: {hint}").format(clients=clients, client=i,
+                                             message=describe_bytes(message), hint=hint))
 
 
 def _fail_if_not_stopped(run: _Run) -> None:
     __tracebackhide__ = True  # noqa: F841
     if not run.stopped_in_time:
-        fail(f"serve(listener, stop) did not return within {STOP_DEADLINE:g} s after the check "
-             f"set stop{run.stuck_at}: look at stop.is_set() every time round the loop, and "
-             f"never wait without a limit -- sel.select(timeout=0.1), and accept()/recv() only "
-             f"on a socket the selector reported ready")
+        fail(_("serve(listener, stop) did not return within {seconds} s after the check set "
+               "stop{where}: look at stop.is_set() every time round the loop, and never wait "
+               "without a limit -- sel.select(timeout=0.1), and accept()/recv() only on a socket "
+               "the selector reported ready").format(seconds=f"{STOP_DEADLINE:g}",
+                                                      where=run.stuck_at))
     if run.call.error is not None:
-        fail(f"when stop was set, serve(listener, stop) raised "
-             f"{describe_exception(run.call.error)}: close what you hold and return")
+        fail(_("when stop was set, serve(listener, stop) raised {error}: close what you hold and "
+               "return").format(error=describe_exception(run.call.error)))
 
 
 def _exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes, int]:
@@ -288,7 +338,7 @@ def _exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[byte
             if left <= 0:
                 break
             writers = [sock] if sent < len(payload) else []
-            readable, writable, _ = select.select([sock], writers, [], min(left, 0.2))
+            readable, writable, _errors = select.select([sock], writers, [], min(left, 0.2))
             if writable:
                 try:
                     sent += sock.send(payload[sent:sent + 65536])
@@ -316,7 +366,7 @@ def _flood(sock: socket.socket, payload: bytes, seconds: float) -> int:
     deadline = time.monotonic() + seconds
     try:
         while sent < len(payload) and time.monotonic() < deadline:
-            _, writable, _ = select.select([], [sock], [], 0.05)
+            _readable, writable, _errors = select.select([], [sock], [], 0.05)
             if writable:
                 try:
                     sent += sock.send(payload[sent:sent + 65536])
@@ -349,59 +399,69 @@ def check_selectors_echo_robust(serve) -> None:
     require_callable(serve, "serve", ["listener", "stop"])
     with _running(serve) as run:
         time.sleep(0.05)
-        _fail_if_serve_ended(run, "at once")
+        _fail_if_serve_ended(run, _("at once"))
         first = run.client()
         for piece in (b"one line, ", b"sent in ", b"three pieces\n"):
             first.sendall(piece)
             time.sleep(0.05)
-        _expect_echo(run, first, b"one line, sent in three pieces\n", "a client",
-                     "sending it in 3 pieces")
+        _expect_echo(run, first, b"one line, sent in three pieces\n", N_("a client"),
+                     N_("while sending it in 3 pieces"))
 
         big = run.client()
         payload = bytes(range(97, 123)) * ((1 << 20) // 26 + 1)
         payload = payload[:1 << 20]
         echo, sent = _exchange(big, payload, timeout=3.0)
         if echo != payload.upper():
-            _fail_if_serve_ended(run, "while a client sent 1 MiB")
-            _fail_if_threads(run, "a 1 MiB message")
-            lost = "" if payload.upper().startswith(echo) else " (and not in order)"
-            fail(f"a client sent {sent} bytes (of 1 MiB) while reading the echo, and got "
-                 f"{len(echo)} bytes back{lost}. send() on a non-blocking socket sends what fits "
-                 f"into the socket's buffer and returns how much that was -- possibly less than "
-                 f"you gave it. Keep the unsent rest in a per-connection buffer, register the "
-                 f"connection for EVENT_WRITE while the buffer is not empty, and send more when "
-                 f"the selector reports it writable")
+            _fail_if_serve_ended(run, _("while a client sent 1 MiB"))
+            _fail_if_threads(run, _("a 1 MiB message"))
+            why = _("send() on a non-blocking socket sends what fits into the socket's buffer and "
+                    "returns how much that was -- possibly less than you gave it. Keep the unsent "
+                    "rest in a per-connection buffer, register the connection for EVENT_WRITE "
+                    "while the buffer is not empty, and send more when the selector reports it "
+                    "writable")
+            if payload.upper().startswith(echo):
+                fail(_("a client sent {sent} bytes (of 1 MiB) while reading the echo, and got "
+                       "{got} bytes back. {why}").format(sent=sent, got=len(echo), why=why))
+            fail(_("a client sent {sent} bytes (of 1 MiB) while reading the echo, and got {got} "
+                   "bytes back (and not in order). {why}").format(sent=sent, got=len(echo),
+                                                                  why=why))
         big.close()
 
         slow = run.client(SO_RCVBUF=SLOW_RCVBUF)
         flooded = _flood(slow, b"z" * FLOOD_BYTES, seconds=1.0)
         ping = run.client()
         ping.sendall(b"ping\n")
-        got, _ = _read_exactly(ping, 5)
+        got, _closed = _read_exactly(ping, 5)
         if got != b"PING\n":
-            _fail_if_serve_ended(run, "while one client sent a lot and read nothing")
-            fail(f"one client sent {flooded} bytes and read none of the echo; meanwhile another "
-                 f"client sent b'ping\\n' and got {describe_bytes(got) if got else 'nothing'} "
-                 f"within {REPLY_TIMEOUT:g} s: your loop waits for the slow client to read (a "
-                 f"blocking sendall()), and everyone else waits too. Never block in the loop: "
-                 f"send() what the connection takes, keep the rest, and come back when the "
-                 f"selector reports EVENT_WRITE")
-        _fail_if_threads(run, "a client that reads slowly")
+            _fail_if_serve_ended(run, _("while one client sent a lot and read nothing"))
+            why = _("your loop waits for the slow client to read (a blocking sendall()), and "
+                    "everyone else waits too. Never block in the loop: send() what the connection "
+                    "takes, keep the rest, and come back when the selector reports EVENT_WRITE")
+            if got:
+                fail(_("one client sent {flooded} bytes and read none of the echo; meanwhile "
+                       "another client sent b'ping\\n' and got {got} within {seconds} s: "
+                       "{why}").format(flooded=flooded, got=describe_bytes(got),
+                                       seconds=f"{REPLY_TIMEOUT:g}", why=why))
+            fail(_("one client sent {flooded} bytes and read none of the echo; meanwhile another "
+                   "client sent b'ping\\n' and got nothing within {seconds} s: {why}").format(
+                       flooded=flooded, seconds=f"{REPLY_TIMEOUT:g}", why=why))
+        _fail_if_threads(run, _("a client that reads slowly"))
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         slow.close()  # with unread data and linger 0: a reset
 
         vanished = run.client()
         vanished.sendall(b"half a mess")
-        _expect_echo(run, vanished, b"half a mess", "a client", "other clients were connected")
+        _expect_echo(run, vanished, b"half a mess", N_("a client"),
+                     N_("while other clients were connected"))
         vanished.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         vanished.close()  # a reset, mid-conversation: the server's next recv() raises
         run.client().close()  # connects and leaves at once
         time.sleep(0.2)
-        _fail_if_serve_ended(run, "after a client reset its connection")
+        _fail_if_serve_ended(run, _("after a client reset its connection"))
         first.sendall(b"still there?\n")
-        _expect_echo(run, first, b"still there?\n", "the first client",
-                     "other clients had reset their connections or left")
-        _fail_if_threads(run, "these clients")
+        _expect_echo(run, first, b"still there?\n", N_("the first client"),
+                     N_("while other clients had reset their connections or left"))
+        _fail_if_threads(run, _("these clients"))
         run.stop.set()
-        _expect_closed(run, first, "a client that was still connected", "after stop was set")
+        _expect_closed(run, first, _("a client that was still connected"), AFTER_STOP)
     _fail_if_not_stopped(run)

@@ -34,10 +34,13 @@ import time
 import traceback
 
 from .. import background
+from ..i18n import N_, checkers
 from ..classroom import CLASS_BACKLOG, end_connections, stop_serving
 from ..source import display_filename
 from ._peers import is_own_peer
 from ._wire import LOOPBACK
+
+_ = checkers.gettext
 
 #: Seconds a checker waits for a student's function to return.
 CALL_TIMEOUT = 3.0
@@ -89,9 +92,13 @@ class PrintedLines:
                     more += 1
         if not lines:
             return ""
-        counted = f" (the first {len(lines)} of {len(lines) + more} lines)" if more else ""
+        if more:
+            heading = _("Your code printed from another thread (the first {shown} of {total} "
+                        "lines):").format(shown=len(lines), total=len(lines) + more)
+        else:
+            heading = _("Your code printed from another thread:")
         body = "\n".join(f"    {line}" for line in lines)
-        return f"\n\nYour code printed from another thread{counted}:\n{body}"
+        return f"\n\n{heading}\n{body}"
 
 
 class _ThreadRoutedStream:
@@ -300,10 +307,16 @@ def student_frame(frames) -> str:
         shown = display_filename(frame.filename)
         if shown.startswith(_OWN_PACKAGE) or shown in _SKIP_FILES:
             continue
-        code = f": {frame.line.strip()}" if frame.line else ""
+        code = frame.line.strip() if frame.line else ""
         if shown == "notebook cell":
-            return f" (line {frame.lineno} of your cell{code})"
-        return f" ({shown}, line {frame.lineno}{code})"
+            if code:
+                return _(" (line {lineno} of your cell: {code})").format(lineno=frame.lineno,
+                                                                          code=code)
+            return _(" (line {lineno} of your cell)").format(lineno=frame.lineno)
+        if code:
+            return _(" ({file}, line {lineno}: {code})").format(file=shown, lineno=frame.lineno,
+                                                                 code=code)
+        return _(" ({file}, line {lineno})").format(file=shown, lineno=frame.lineno)
     return ""
 
 
@@ -461,14 +474,15 @@ def make_check_server(server_class, handler_class, what: str):
             stop_serving(made[0], call.thread, timeout=1.0)
         serving = any(frame.name == "serve_forever" for frame in stack)
         if serving:
-            why = ("serve_forever() blocks: it serves until the server is shut down, so "
-                   "__init__ never returns. Do not call it in __init__; start it from outside, "
-                   "once the server is created (this check starts it itself)")
+            why = _("serve_forever() blocks: it serves until the server is shut down, so "
+                    "__init__ never returns. Do not call it in __init__; start it from outside, "
+                    "once the server is created (this check starts it itself)")
         else:
-            why = ("__init__ should only set the server up; anything that waits (a loop, a "
-                   "recv(), a join(), serve_forever()) does not belong there")
-        fail(f"could not create the server for {what}: your __init__ did not return within "
-             f"{CALL_TIMEOUT:g} s{student_frame(stack)}: {why}")
+            why = _("__init__ should only set the server up; anything that waits (a loop, a "
+                    "recv(), a join(), serve_forever()) does not belong there")
+        fail(_("could not create the server for {what}: your __init__ did not return within "
+               "{seconds} s{where}: {why}").format(what=_(what), seconds=f"{CALL_TIMEOUT:g}",
+                                                   where=student_frame(stack), why=why))
     if call.error is not None:
         # __init__ may have raised after TCPServer.__init__ bound the socket:
         # close it, or every failed check would leave a listening socket behind
@@ -477,13 +491,14 @@ def make_check_server(server_class, handler_class, what: str):
                 made[0].server_close()
             except Exception:  # noqa: BLE001 - the student's server_close; the error above matters
                 pass
-        fail(f"could not create the server for {what}: {describe_exception(call.error)}")
+        fail(_("could not create the server for {what}: {error}").format(
+            what=_(what), error=describe_exception(call.error)))
     server = call.value
     if not hasattr(server, "socket"):  # TCPServer.__init__ never ran: nothing was bound
-        fail(f"could not create the server for {what}: it has no socket after your __init__ "
-             f"returned. Call super().__init__(server_address, RequestHandlerClass) first in "
-             f"your __init__ -- that is where the server binds its address and listens -- and "
-             f"only then set your own attributes")
+        fail(_("could not create the server for {what}: it has no socket after your __init__ "
+               "returned. Call super().__init__(server_address, RequestHandlerClass) first in "
+               "your __init__ -- that is where the server binds its address and listens -- and "
+               "only then set your own attributes").format(what=_(what)))
     return server
 
 
@@ -508,14 +523,26 @@ def serving(server):
 
 
 def server_error_note(server, context: str = "") -> str | None:
-    """A sentence about the first exception the student's code raised in the server."""
+    """A sentence about the first exception the student's code raised in the server.
+
+    *context*, if given, is a translated phrase saying when it happened
+    (``"while serving the first line b'hello\\n'"``).
+    """
     if server._nl_serve_error is not None:
         error = describe_exception(server._nl_serve_error)
-        return (f"the server stopped serving{context}: {error}. "
-                f"An exception in a server method (not in the handler) ends serve_forever()")
+        if context:
+            return _("the server stopped serving {context}: {error}. An exception in a server "
+                     "method (not in the handler) ends serve_forever()").format(
+                         context=context, error=error)
+        return _("the server stopped serving: {error}. An exception in a server method (not "
+                 "in the handler) ends serve_forever()").format(error=error)
     exc = server._nl_first_error()
     if exc is not None:
-        return f"your handler raised {describe_exception(exc)}{context}"
+        if context:
+            # TRANSLATORS: {context} is a phrase saying when, e.g. "while serving the first line"
+            return _("your handler raised {error} {context}").format(
+                error=describe_exception(exc), context=context)
+        return _("your handler raised {error}").format(error=describe_exception(exc))
     return None
 
 
@@ -529,24 +556,33 @@ def fail_if_server_error(server, context: str = ""):
 # ---------------------------------------------------------------------------
 # what the student handed in
 # ---------------------------------------------------------------------------
+#: How checkers name what the student handed in (translated where shown).
+# TRANSLATORS: fills {what} in "could not create the server for {what}" (or a class name does)
+YOUR_HANDLER = N_("your handler")
+YOUR_HANDLER_CLASS = N_("your handler class")
+YOUR_SERVER_CLASS = N_("your server class")
+
+
 def require_class(obj, base, name: str):
     __tracebackhide__ = True  # noqa: F841
+    base_name = f"{base.__module__}.{base.__name__}"
     if not inspect.isclass(obj):
-        fail(f"{name} should be a class (a subclass of {base.__module__}.{base.__name__}), "
-             f"but it is {type(obj).__name__} {obj!r}")
+        fail(_("{name} should be a class (a subclass of {base}), but it is {kind} {value}").format(
+            name=_(name), base=base_name, kind=type(obj).__name__, value=repr(obj)))
     if not issubclass(obj, base):
-        fail(f"{name} should be a subclass of {base.__module__}.{base.__name__}; its bases are "
-             f"{', '.join(b.__name__ for b in obj.__bases__)}")
+        fail(_("{name} should be a subclass of {base}; its bases are {bases}").format(
+            name=_(name), base=base_name, bases=", ".join(b.__name__ for b in obj.__bases__)))
 
 
 def require_callable(obj, name: str, params: list[str]):
     __tracebackhide__ = True  # noqa: F841
     if not callable(obj):
-        fail(f"{name} should be a function, but it is {type(obj).__name__} {obj!r}")
+        fail(_("{name} should be a function, but it is {kind} {value}").format(
+            name=name, kind=type(obj).__name__, value=repr(obj)))
     try:
         inspect.signature(obj).bind(*params)
     except TypeError:
-        fail(f"{name} should accept ({', '.join(params)}); its signature is "
-             f"{name}{inspect.signature(obj)}")
+        fail(_("{name} should accept ({params}); its signature is {signature}").format(
+            name=name, params=", ".join(params), signature=f"{name}{inspect.signature(obj)}"))
     except ValueError:  # builtins without a signature: let the call decide
         pass
