@@ -20,6 +20,9 @@ from .errors import (
     TruncatedReply,
     format_address,
 )
+from .i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["run_client_loop"]
 
@@ -57,7 +60,7 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
         try:
             client = connect()
         except OSError as exc:
-            print(f"error: {_describe(exc, shown=False)}", file=err)
+            print(_("error: {message}").format(message=_describe(exc, shown=False)), file=err)
             return 1
         with client:
             for line in lines:
@@ -71,28 +74,33 @@ def run_client_loop(connect, *, lines=None, out=None, prompt=None, skip_empty: b
                     reply = client.send(line)
                 except ReplyDecodeError as exc:
                     reply = exc.raw.decode(exc.encoding, "backslashreplace")
-                    print(f"warning: the reply is not valid {exc.encoding}: byte(s) {exc.bad!r} "
-                          f"at offset {exc.start} ({exc.reason}); it is printed with "
-                          f"backslash escapes", file=err)
+                    print(_("warning: the reply is not valid {encoding}: byte(s) {bad} at offset "
+                            "{offset} ({reason}); it is printed with backslash escapes").format(
+                              encoding=exc.encoding, bad=repr(exc.bad), offset=exc.start,
+                              reason=exc.reason), file=err)
                 except DatagramTooLong as exc:  # nothing was sent: go on with the next line
-                    print(f"error: {_describe(exc, shown=False)}", file=err)
+                    print(_("error: {message}").format(message=_describe(exc, shown=False)),
+                          file=err)
                     continue
                 except TruncatedReply as exc:  # a reply came, cut short: show it, go on
                     _write(out, exc.reply)
-                    print(f"warning: {_describe(exc, shown=bool(exc.reply))}", file=err)
+                    print(_("warning: {message}").format(
+                        message=_describe(exc, shown=bool(exc.reply))), file=err)
                     continue
                 except (NetlessonError, OSError) as exc:
                     partial = getattr(exc, "partial", b"") or getattr(exc, "reply", b"")
                     if partial:  # what did arrive is shown, not lost
                         _write(out, partial)
-                    print(f"error: {_describe(exc, shown=bool(partial))}", file=err)
+                    print(_("error: {message}").format(
+                        message=_describe(exc, shown=bool(partial))), file=err)
                     return 1
                 _write(out, reply)
                 if not warned and not _is_upper_echo(line, reply, client):
                     warned = True  # once: it is the server, not this line
-                    print(f"warning: the server at {format_address(client.address)} does not "
-                          f"look like an upper-case echo server: it answered {_preview(reply)} "
-                          f"to {_preview(line)}; carrying on", file=err, flush=True)
+                    print(_("warning: the server at {address} does not look like an upper-case "
+                            "echo server: it answered {reply} to {line}; carrying on").format(
+                              address=format_address(client.address), reply=_preview(reply),
+                              line=_preview(line)), file=err, flush=True)
     except KeyboardInterrupt:
         print(file=err)
         return 130
@@ -112,8 +120,11 @@ def _preview(message, limit: int = 40) -> str:
     """``repr`` of a line or reply, cut after *limit* characters or bytes."""
     if len(message) <= limit:
         return repr(message)
-    unit = "bytes" if isinstance(message, bytes) else "characters"
-    return f"{message[:limit]!r}... ({len(message)} {unit})"
+    if isinstance(message, bytes):
+        size = _messages.ngettext("{count} byte", "{count} bytes", len(message))
+    else:
+        size = _messages.ngettext("{count} character", "{count} characters", len(message))
+    return f"{message[:limit]!r}... ({size.format(count=len(message))})"
 
 
 def _describe(exc, *, shown: bool) -> str:
@@ -123,42 +134,58 @@ def _describe(exc, *, shown: bool) -> str:
     are kept (``.partial``, ``.reply``); here they were printed or there were
     none.  *shown*: the bytes that did arrive were just printed to standard output.
     """
-    arrived = "what did arrive is printed above (standard output)" if shown else "nothing arrived"
+    arrived = (_("what did arrive is printed above (standard output)") if shown
+               else _("nothing arrived"))
     if isinstance(exc, ReplyTimeout):
-        return (f"{format_address(exc.address)} sent {len(exc.partial)} of the {exc.expected} "
-                f"reply bytes expected, then nothing for {exc.timeout:g} s — the server may be "
-                f"slow, stuck, or not an echo server; {arrived}")
+        return _("{address} sent {received} of the {expected} reply bytes expected, then "
+                 "nothing for {timeout} s — the server may be slow, stuck, or not an echo "
+                 "server; {arrived}").format(
+            address=format_address(exc.address), received=len(exc.partial),
+            expected=exc.expected, timeout=f"{exc.timeout:g}", arrived=arrived)
     if isinstance(exc, ConnectionClosed):
-        return (f"{format_address(exc.address)} {'reset' if exc.reset else 'closed'} the "
-                f"connection after {len(exc.partial)} of {exc.expected} reply bytes; {arrived}")
+        if exc.reset:
+            text = _("{address} reset the connection after {received} of {expected} reply "
+                     "bytes; {arrived}")
+        else:
+            text = _("{address} closed the connection after {received} of {expected} reply "
+                     "bytes; {arrived}")
+        return text.format(address=format_address(exc.address), received=len(exc.partial),
+                           expected=exc.expected, arrived=arrived)
     if isinstance(exc, ReplyTooLong):
         if exc.unsent:
-            what = (f"sent a complete {exc.expected}-byte reply while {exc.unsent} bytes of the "
-                    f"line were still unsent")
+            what = _("{address} sent a complete {expected}-byte reply while {unsent} bytes of "
+                     "the line were still unsent")
         elif exc.expected is None:
-            what = f"sent {len(exc.extra)} byte(s) before it was sent anything"
+            what = _("{address} sent {extra} byte(s) before it was sent anything")
         else:
-            what = f"sent {len(exc.extra)} byte(s) more than the {exc.expected}-byte reply"
-        fate = [arrived] if exc.reply else []
-        if exc.extra:
-            fate.append("the extra bytes were dropped")
-        return (f"{format_address(exc.address)} {what}: an upper-case echo answers with exactly "
-                f"as many bytes as it received -- is this an echo server? The connection was "
-                f"closed; {', '.join(fate)}")
+            what = _("{address} sent {extra} byte(s) more than the {expected}-byte reply")
+        if exc.reply and exc.extra:
+            fate = _("{arrived}, the extra bytes were dropped").format(arrived=arrived)
+        elif exc.extra:
+            fate = _("the extra bytes were dropped")
+        else:
+            fate = arrived if exc.reply else ""
+        return _("{what}: an upper-case echo answers with exactly as many bytes as it received "
+                 "-- is this an echo server? The connection was closed; {fate}").format(
+            what=what.format(address=format_address(exc.address), expected=exc.expected,
+                             unsent=exc.unsent, extra=len(exc.extra)),
+            fate=fate)
     if isinstance(exc, DatagramTooLong):
         if exc.protocol_limit:
-            why = (f"one UDP datagram over IPv4 carries at most {exc.limit} bytes, so the "
-                   f"operating system would refuse it — split it into shorter lines, or use "
-                   f"tcp-client")
+            text = _("this line is a {size}-byte datagram and was not sent: one UDP datagram "
+                     "over IPv4 carries at most {limit} bytes, so the operating system would "
+                     "refuse it — split it into shorter lines, or use tcp-client")
         else:
-            why = (f"the server reads at most {exc.limit} bytes per datagram "
-                   f"(socketserver.UDPServer.max_packet_size) and would silently drop the "
-                   f"rest — split it into lines of at most {exc.limit} bytes")
-        return f"this line is a {exc.size}-byte datagram and was not sent: {why}"
+            text = _("this line is a {size}-byte datagram and was not sent: the server reads "
+                     "at most {limit} bytes per datagram (socketserver.UDPServer.max_packet_size) "
+                     "and would silently drop the rest — split it into lines of at most {limit} "
+                     "bytes")
+        return text.format(size=exc.size, limit=exc.limit)
     if isinstance(exc, TruncatedReply):
-        return (f"sent a {exc.sent}-byte datagram but the reply has only {len(exc.reply)} bytes: "
-                f"the server kept the first {len(exc.reply)} (socketserver.UDPServer."
-                f"max_packet_size) and dropped the rest; {arrived}")
+        return _("sent a {sent}-byte datagram but the reply has only {received} bytes: the "
+                 "server kept the first {received} (socketserver.UDPServer.max_packet_size) and "
+                 "dropped the rest; {arrived}").format(sent=exc.sent, received=len(exc.reply),
+                                                       arrived=arrived)
     return str(exc)  # says nothing about attributes: the same text fits a terminal
 
 

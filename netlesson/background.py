@@ -36,7 +36,10 @@ from . import tcp, udp
 from .classroom import (ClassroomServerMixIn, count_error, log_handler_error, request_shutdown,
                         stop_serving)
 from .errors import format_address
+from .i18n import core as _messages
 from .serverlog import ServerLog
+
+_ = _messages.gettext
 
 __all__ = ["ServerHandle", "start", "start_tcp", "start_udp", "stop", "stop_all", "running", "get"]
 
@@ -200,17 +203,20 @@ class ServerHandle:
         count = getattr(self.server, "error_count", 0) - since
         if count <= 0:
             return None
-        what = "an error" if count == 1 else f"{count} errors"
-        return (f"server {self.name!r} logged {what} while this block ran; the last: "
-                f"{getattr(self.server, 'last_error', '?')}\n"
-                f"(its log has the full traceback: show_log() on the handle prints it)")
+        return _messages.ngettext(
+            "server {name} logged an error while this block ran; the last: {error}\n"
+            "(its log has the full traceback: show_log() on the handle prints it)",
+            "server {name} logged {count} errors while this block ran; the last: {error}\n"
+            "(its log has the full traceback: show_log() on the handle prints it)",
+            count).format(name=repr(self.name), count=count,
+                          error=getattr(self.server, "last_error", "?"))
 
     def show_log(self, last: int | None = None) -> None:
         """Print the log (or its *last* lines) from the calling -- main -- thread."""
         lines = self.log.lines()
         if last is not None:
             lines = lines[-last:]
-        print("\n".join(lines) if lines else "(log is empty)")
+        print("\n".join(lines) if lines else _("(log is empty)"))
 
     def __repr__(self):
         state = "running" if self.running else "stopped"

@@ -49,6 +49,9 @@ import time
 import traceback
 
 from .errors import AddressNotAvailable, PortInUseError, PortNotAllowed, format_address
+from .i18n import core as _messages
+
+_ = _messages.gettext
 from .serverlog import ServerLog, describe_error, render_record
 
 __all__ = [
@@ -176,7 +179,7 @@ def peer_log(server, peer):
     """
     log = getattr(server, "log", None)
     if isinstance(log, ServerLog):
-        return functools.partial(log.record, peer=peer)
+        return log.writer(peer)
     if callable(log):
         def write(kind: str, **fields) -> None:
             log(render_record(kind, peer, **fields))
@@ -270,9 +273,9 @@ class ClassroomServerMixIn:
         """
         if getattr(self, "_serving_thread", None) is threading.current_thread():
             raise RuntimeError(
-                "shutdown() was called from the thread that runs serve_forever(); it would "
-                "wait for itself forever. Call it from another thread (netlesson's "
-                "background handles do)."
+                _("shutdown() was called from the thread that runs serve_forever(); it would "
+                  "wait for itself forever. Call it from another thread (netlesson's "
+                  "background handles do).")
             )
         if not request_shutdown(self):  # pragma: no cover - a Python that renamed the flag
             return super().shutdown()
@@ -282,9 +285,9 @@ class ClassroomServerMixIn:
         if getattr(self, "_serving_thread", None) is None:
             setattr(self, _FLAG, False)  # do not make a later serve_forever() exit at once
             raise RuntimeError(
-                "shutdown() stops a running serve_forever(), but this server is not serving "
-                "(it was never started); there is nothing to stop -- call server_close() to "
-                "release its port"
+                _("shutdown() stops a running serve_forever(), but this server is not serving "
+                  "(it was never started); there is nothing to stop -- call server_close() to "
+                  "release its port")
             )
         stopped.wait()  # serving, but busy with a request in the serving thread: it will end
         return None
@@ -322,10 +325,10 @@ def stop_serving(server, thread=None, timeout: float = 2.0, *,
 
     if thread is threading.current_thread():
         raise RuntimeError(
-            "stop_serving() was called from the thread that runs serve_forever() (a handler "
-            "of a server without handler threads?): it cannot wait for itself. Ask with "
-            "request_shutdown(server) and close the server after serve_forever() returns; "
-            "a background handle's stop() does this for you.")
+            _("stop_serving() was called from the thread that runs serve_forever() (a handler "
+              "of a server without handler threads?): it cannot wait for itself. Ask with "
+              "request_shutdown(server) and close the server after serve_forever() returns; "
+              "a background handle's stop() does this for you."))
     alive = []
     if thread is not None and thread.is_alive():
         if not request_shutdown(server):  # pragma: no cover - Python renamed the flag
@@ -388,7 +391,8 @@ def _is_handler_thread(server, thread) -> bool:
 def _check_backlog(backlog) -> int:
     """*backlog* if it is a whole number >= 0 (what ``listen()`` takes); else ``ValueError``."""
     if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 0:
-        raise ValueError(f"a listen backlog is a whole number >= 0, not {backlog!r}")
+        raise ValueError(_("a listen backlog is a whole number >= 0, not {backlog}").format(
+            backlog=repr(backlog)))
     return backlog
 
 
@@ -502,6 +506,7 @@ def make_server(server_class, address, handler_class, *, backlog: int | None = N
             raise AddressNotAvailable(address) from None
         if isinstance(exc, socket.gaierror):
             raise OSError(
-                exc.errno, f"cannot bind {where}: the host name does not resolve ({exc.strerror})"
+                exc.errno, _("cannot bind {address}: the host name does not resolve "
+                             "({reason})").format(address=where, reason=exc.strerror)
             ) from None
         raise

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import errno
 
+from .i18n import core as _messages
+
+_ = _messages.gettext
+
 __all__ = [
     "NetlessonError",
     "PortInUseError",
@@ -47,43 +51,55 @@ class NetlessonError(Exception):
     """Base class of every error netlesson raises on purpose."""
 
 
-class PortInUseError(NetlessonError, OSError):
-    """Binding failed because another socket already owns ``.address``."""
+class _BindError(NetlessonError, OSError):
+    """A bind that failed for ``.address``: ``str()`` is the explanation, without ``[Errno N]``.
+
+    ``.errno`` keeps the code (``EADDRINUSE``, ``EACCES``, ``EADDRNOTAVAIL``), so
+    code that tests it, or ``except OSError``, keeps working.
+    """
+
+    code = 0  #: the errno a subclass stands for
 
     def __init__(self, address):
         self.address = tuple(address)
-        OSError.__init__(
-            self, errno.EADDRINUSE,
-            f"{format_address(address)} is in use — stop the other server (in a notebook: "
-            f"netlesson.background.stop_all()) or pass port=0 to let the system pick a free port",
-        )
+        OSError.__init__(self, self.code, self._explain(format_address(address)))
+
+    def _explain(self, where: str) -> str:
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.strerror
 
 
-class PortNotAllowed(NetlessonError, PermissionError):
+class PortInUseError(_BindError):
+    """Binding failed because another socket already owns ``.address``."""
+
+    code = errno.EADDRINUSE
+
+    def _explain(self, where: str) -> str:
+        return _("{address} is in use — stop the other server (in a notebook: "
+                 "netlesson.background.stop_all()) or pass port=0 to let the system pick a "
+                 "free port").format(address=where)
+
+
+class PortNotAllowed(_BindError, PermissionError):
     """Binding ``.address`` was refused (``EACCES``): ports below 1024 need administrator rights."""
 
-    def __init__(self, address):
-        self.address = tuple(address)
-        PermissionError.__init__(
-            self, errno.EACCES,
-            f"not allowed to bind {format_address(address)}: ports below 1024 need administrator "
-            f"rights — use a port from 1024 up, or port=0 for any free one",
-        )
+    code = errno.EACCES
+
+    def _explain(self, where: str) -> str:
+        return _("not allowed to bind {address}: ports below 1024 need administrator rights — "
+                 "use a port from 1024 up, or port=0 for any free one").format(address=where)
 
 
-class AddressNotAvailable(NetlessonError, OSError):
+class AddressNotAvailable(_BindError):
     """Binding failed (``EADDRNOTAVAIL``): no interface of this machine has ``.address``'s host."""
 
-    def __init__(self, address):
-        self.address = tuple(address)
-        OSError.__init__(
-            self, errno.EADDRNOTAVAIL,
-            f"cannot bind {format_address(address)}: this machine has no such address — use "
-            f"127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
-        )
+    code = errno.EADDRNOTAVAIL
+
+    def _explain(self, where: str) -> str:
+        return _("cannot bind {address}: this machine has no such address — use 127.0.0.1 "
+                 "(this machine only) or 0.0.0.0 (every interface)").format(address=where)
 
 
 class ServerUnavailable(NetlessonError, ConnectionRefusedError):
@@ -91,13 +107,11 @@ class ServerUnavailable(NetlessonError, ConnectionRefusedError):
 
     def __init__(self, address, detail: str = ""):
         self.address = tuple(address)
-        where = format_address(address)
-        msg = (
-            f"nothing is listening on {where} — start the server first "
-            f"(e.g. python -m netlesson tcp-server --port {address[1]}) or check host and port"
-        )
+        msg = _("nothing is listening on {address} — start the server first "
+                "(e.g. python -m netlesson tcp-server --port {port}) or check host and "
+                "port").format(address=format_address(address), port=address[1])
         if detail:
-            msg += f" ({detail})"
+            msg += _(" ({detail})").format(detail=detail)
         ConnectionRefusedError.__init__(self, errno.ECONNREFUSED, msg)
 
     def __str__(self) -> str:
@@ -113,9 +127,11 @@ class ReplyTimeout(NetlessonError, TimeoutError):
         self.partial = bytes(partial)
         self.timeout = timeout
         super().__init__(
-            f"{format_address(address)} sent {len(partial)} of the {expected} reply bytes "
-            f"expected, then nothing for {timeout:g} s — the server may be slow, stuck, or "
-            f"not an echo server; the bytes that did arrive are in .partial"
+            _("{address} sent {received} of the {expected} reply bytes expected, then nothing "
+              "for {timeout} s — the server may be slow, stuck, or not an echo server; the bytes "
+              "that did arrive are in .partial").format(
+                address=format_address(address), received=len(partial), expected=expected,
+                timeout=f"{timeout:g}")
         )
 
 
@@ -127,11 +143,14 @@ class ConnectionClosed(NetlessonError, ConnectionError):
         self.expected = expected
         self.partial = bytes(partial)
         self.reset = reset
-        how = "reset" if reset else "closed"
-        super().__init__(
-            f"{format_address(address)} {how} the connection after {len(partial)} of "
-            f"{expected} reply bytes; the bytes that did arrive are in .partial"
-        )
+        if reset:
+            text = _("{address} reset the connection after {received} of {expected} reply "
+                     "bytes; the bytes that did arrive are in .partial")
+        else:
+            text = _("{address} closed the connection after {received} of {expected} reply "
+                     "bytes; the bytes that did arrive are in .partial")
+        super().__init__(text.format(address=format_address(address), received=len(partial),
+                                     expected=expected))
 
 
 class ReplyTooLong(NetlessonError, ValueError):
@@ -150,21 +169,25 @@ class ReplyTooLong(NetlessonError, ValueError):
         self.extra = bytes(extra)
         self.unsent = unsent
         if unsent:
-            what = (f"sent a complete {expected}-byte reply while {unsent} bytes of the request "
-                    f"were still unsent")
+            what = _("{address} sent a complete {expected}-byte reply while {unsent} bytes of "
+                     "the request were still unsent")
         elif expected is None:
-            what = f"sent {len(extra)} byte(s) before it was sent anything"
+            what = _("{address} sent {extra} byte(s) before it was sent anything")
         else:
-            what = f"sent {len(extra)} byte(s) more than the {expected}-byte reply"
+            what = _("{address} sent {extra} byte(s) more than the {expected}-byte reply")
         if unsent:
-            where = "the reply is in .reply"
+            where = _("the reply is in .reply")
+        elif reply:
+            where = _("the reply is in .reply, the extra bytes in .extra")
         else:
-            where = ("the reply is in .reply, the extra bytes in .extra" if reply else
-                     "the extra bytes are in .extra")
+            where = _("the extra bytes are in .extra")
         super().__init__(
-            f"{format_address(address)} {what}: an upper-case echo answers with exactly as "
-            f"many bytes as it received -- is this an echo server? The connection was closed, "
-            f"so the extra bytes cannot be taken for the next reply; {where}"
+            _("{what}: an upper-case echo answers with exactly as many bytes as it received -- "
+              "is this an echo server? The connection was closed, so the extra bytes cannot be "
+              "taken for the next reply; {where}").format(
+                what=what.format(address=format_address(address), expected=expected,
+                                 unsent=unsent, extra=len(extra)),
+                where=where)
         )
 
 
@@ -179,8 +202,9 @@ class ReplyDecodeError(NetlessonError, ValueError):
         self.encoding = encoding
         self.start, self.end, self.reason = cause.start, cause.end, cause.reason
         super().__init__(
-            f"the reply is not valid {encoding}: byte(s) {self.bad!r} at offset {self.start} "
-            f"({self.reason}); send and receive bytes instead of str, or look at .raw"
+            _("the reply is not valid {encoding}: byte(s) {bad} at offset {offset} ({reason}); "
+              "send and receive bytes instead of str, or look at .raw").format(
+                encoding=encoding, bad=repr(self.bad), offset=self.start, reason=self.reason)
         )
 
     @property
@@ -197,10 +221,15 @@ class ServerNotResponding(NetlessonError, TimeoutError):
         self.attempts = attempts
         self.waited = waited
         super().__init__(
-            f"no reply from {format_address(address)} after {attempts} "
-            f"{'try' if attempts == 1 else 'tries'} over {waited:.1f} s — is a UDP server "
-            f"running on that port? UDP has no connection, so a missing server, a lost "
-            f"datagram and a slow server all look the same: silence"
+            _messages.ngettext(
+                "no reply from {address} after {attempts} try over {waited} s — is a UDP server "
+                "running on that port? UDP has no connection, so a missing server, a lost "
+                "datagram and a slow server all look the same: silence",
+                "no reply from {address} after {attempts} tries over {waited} s — is a UDP "
+                "server running on that port? UDP has no connection, so a missing server, a "
+                "lost datagram and a slow server all look the same: silence",
+                attempts).format(address=format_address(address), attempts=attempts,
+                                 waited=f"{waited:.1f}")
         )
 
 
@@ -217,16 +246,16 @@ class DatagramTooLong(NetlessonError, ValueError):
         self.limit = limit
         self.protocol_limit = protocol_limit
         if protocol_limit:
-            text = (f"this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
-                    f"most {limit} bytes: the operating system refuses to send it (some, such "
-                    f"as macOS, refuse even smaller ones by default). Split the data into "
-                    f"several datagrams, or use TCP")
+            text = _("this datagram is {size} bytes, but one UDP datagram over IPv4 carries at "
+                     "most {limit} bytes: the operating system refuses to send it (some, such "
+                     "as macOS, refuse even smaller ones by default). Split the data into "
+                     "several datagrams, or use TCP")
         else:
-            text = (f"this datagram is {size} bytes, but socketserver.UDPServer reads at most "
-                    f"{limit} bytes per datagram (max_packet_size) and silently drops the rest; "
-                    f"send at most {limit} bytes per datagram, or raise max_packet_size on the "
-                    f"server class")
-        super().__init__(text)
+            text = _("this datagram is {size} bytes, but socketserver.UDPServer reads at most "
+                     "{limit} bytes per datagram (max_packet_size) and silently drops the rest; "
+                     "send at most {limit} bytes per datagram, or raise max_packet_size on the "
+                     "server class")
+        super().__init__(text.format(size=size, limit=limit))
 
 
 class TruncatedReply(NetlessonError, ValueError):
@@ -236,7 +265,7 @@ class TruncatedReply(NetlessonError, ValueError):
         self.sent = sent
         self.reply = bytes(reply)
         super().__init__(
-            f"sent a {sent}-byte datagram but the reply has only {len(reply)} bytes: the "
-            f"server kept the first {len(reply)} (socketserver.UDPServer.max_packet_size) "
-            f"and dropped the rest; the reply is in .reply"
+            _("sent a {sent}-byte datagram but the reply has only {received} bytes: the server "
+              "kept the first {received} (socketserver.UDPServer.max_packet_size) and dropped "
+              "the rest; the reply is in .reply").format(sent=sent, received=len(reply))
         )

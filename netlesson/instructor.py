@@ -38,6 +38,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .i18n import core as _messages
+
+_ = _messages.gettext
+
 __all__ = [
     "ASSIGNMENT",
     "COURSE_ID",
@@ -75,7 +79,8 @@ def _default_source_dir() -> Path:
 def _source_notebooks(source_dir: Path) -> list[Path]:
     notebooks = sorted(p for p in source_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not notebooks:
-        raise FileNotFoundError(f"no exercise notebooks (*.ipynb) in {source_dir}")
+        raise FileNotFoundError(
+            _("no exercise notebooks (*.ipynb) in {folder}").format(folder=source_dir))
     return notebooks
 
 
@@ -116,7 +121,8 @@ def build_course(course_dir, source_dir=None, *, assignment: str = ASSIGNMENT,
               what="generate_assignment")
     released = course_dir / "release" / assignment
     if not all((released / nb.name).is_file() for nb in notebooks):
-        raise NbgraderError(f"nbgrader generate_assignment did not write every notebook to {released}")
+        raise NbgraderError(_("nbgrader generate_assignment did not write every notebook to "
+                              "{folder}").format(folder=released))
     return course_dir
 
 
@@ -138,8 +144,9 @@ def require_nbgrader() -> None:
 
     if importlib.util.find_spec("nbgrader") is None:
         raise NbgraderError(
-            f"nbgrader is not installed for {sys.executable}: install the instructor extra "
-            f"with  pip install -e '.[instructor]'  in the project (make setup does this)")
+            _("nbgrader is not installed for {python}: install the instructor extra with  "
+              "pip install -e '.[instructor]'  in the project (make setup does this)").format(
+                python=sys.executable))
 
 
 def _nbgrader(course_dir: Path, args: list[str], *, log=None, what: str,
@@ -161,12 +168,17 @@ def _nbgrader(course_dir: Path, args: list[str], *, log=None, what: str,
             proc = subprocess.CompletedProcess(cmd, returncode=-9)
     if log is not None:
         # the path only when it outlives this run (a temporary course directory does not)
-        where = "" if course_dir.name.startswith("netlesson-course-") else f" (log: {logfile})"
-        log(f"nbgrader {what}: exit status {proc.returncode}{where}")
+        if course_dir.name.startswith("netlesson-course-"):
+            log(_("nbgrader {command}: exit status {status}").format(
+                command=what, status=proc.returncode))
+        else:
+            log(_("nbgrader {command}: exit status {status} (log: {log})").format(
+                command=what, status=proc.returncode, log=logfile))
     if check and proc.returncode != 0:
         tail = "".join(logfile.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
-        raise NbgraderError(f"nbgrader {args[0]} failed (exit status {proc.returncode}); the end "
-                            f"of {logfile}:\n{tail}")
+        raise NbgraderError(_("nbgrader {command} failed (exit status {status}); the end of "
+                              "{log}:\n{tail}").format(command=args[0], status=proc.returncode,
+                                                       log=logfile, tail=tail))
     return proc
 
 
@@ -192,7 +204,7 @@ def release(out_dir, source_dir=None, *, assignment: str = ASSIGNMENT, course_di
             if path.is_file():
                 shutil.copy2(path, target / path.name)
                 if log is not None:
-                    log(f"released {target / path.name}")
+                    log(_("released {path}").format(path=target / path.name))
     return target
 
 
@@ -227,7 +239,7 @@ def find_submissions(submissions_dir, assignment: str = ASSIGNMENT) -> dict[str,
     """
     root = Path(submissions_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"no submissions directory {root}")
+        raise FileNotFoundError(_("no submissions directory {folder}").format(folder=root))
     found = {}
     for student in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         nested = student / assignment
@@ -237,7 +249,9 @@ def find_submissions(submissions_dir, assignment: str = ASSIGNMENT) -> dict[str,
             found[student.name] = student
     if not found:
         raise FileNotFoundError(
-            f"no submissions in {root}: expected {root}/<student_id>/{assignment}/<notebook>.ipynb")
+            _("no submissions in {folder}: expected "
+              "{folder}/<student_id>/{assignment}/<notebook>.ipynb").format(
+                folder=root, assignment=assignment))
     return found
 
 

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .i18n import core as _messages
+
+_ = _messages.gettext
+
 __all__ = ["reveal"]
 
 #: the placeholder a predict-then-check cell starts with
@@ -42,12 +46,15 @@ def reveal(guess: object, choices: Sequence[object], answer: object, evidence: o
     options = " / ".join(repr(choice) for choice in choices)
     if guess not in choices:
         if guess == _NOT_YET:
-            print(f"先写下你的预测：把 \"?\" 换成 {options} 之一，再运行这个单元格")
+            print(_('Write down your prediction first: replace "?" with one of {options}, '
+                    'then run this cell again').format(options=options))
         else:
-            print(f"{guess!r} 不是可选的答案：请换成 {options} 之一，再运行这个单元格")
+            print(_("{guess} is not one of the answers: replace it with one of {options}, then "
+                    "run this cell again").format(guess=repr(guess), options=options))
         return
     if guess == answer:
-        print(f"猜对了！答案就是 {answer!r}。")
+        print(_("Right! The answer is {answer}.").format(answer=repr(answer)))
     else:
-        print(f"不对：你猜的是 {guess!r}，答案是 {answer!r}。")
+        print(_("Not quite: you guessed {guess}, the answer is {answer}.").format(
+            guess=repr(guess), answer=repr(answer)))
     print(evidence)

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import constants
+from .i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["PORT_VARIABLE", "default_address", "port_from_environment", "PortHolder",
            "port_holders", "parse_proc_net"]
@@ -57,10 +60,10 @@ def port_from_environment(environ=None) -> int | None:
     except ValueError:
         port = None
     if port is None or not 1 <= port <= 65535:
-        raise ValueError(f"the environment variable {PORT_VARIABLE}={text!r} is not a port: "
-                         f"set it to a port number from 1024 to 65535 that is yours "
-                         f"(e.g. export {PORT_VARIABLE}=18081), or unset it to use the seed's "
-                         f"{constants.ip_port[1]}")
+        raise ValueError(_("the environment variable {variable}={value} is not a port: set it "
+                           "to a port number from 1024 to 65535 that is yours (e.g. export "
+                           "{variable}=18081), or unset it to use the seed's {port}").format(
+            variable=PORT_VARIABLE, value=repr(text), port=constants.ip_port[1]))
     return port
 
 

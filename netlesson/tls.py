@@ -38,6 +38,9 @@ import ssl
 
 from . import tcp
 from .classroom import make_server
+from .i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["TLSServerMixIn", "ClassroomTLSServer", "create_server"]
 
@@ -56,7 +59,8 @@ class TLSServerMixIn:
     def __init__(self, server_address, RequestHandlerClass, bind_and_activate=True, *,
                  context: ssl.SSLContext, **kwargs):
         if not isinstance(context, ssl.SSLContext):
-            raise TypeError(f"context must be an ssl.SSLContext, not {context!r}")
+            raise TypeError(_("context must be an ssl.SSLContext, not {context}").format(
+                context=repr(context)))
         self.context = context  # before super().__init__: nothing is accepted before that
         super().__init__(server_address, RequestHandlerClass, bind_and_activate, **kwargs)
 
@@ -98,6 +102,6 @@ def create_server(address=("127.0.0.1", 0), handler=tcp.UpperEchoHandler,
         **kwargs: passed to the server class (``log=`` for classroom servers).
     """
     if not issubclass(server_class, TLSServerMixIn):
-        raise TypeError(f"{server_class.__name__} does not speak TLS: put TLSServerMixIn "
-                        f"in front of its bases")
+        raise TypeError(_("{server_class} does not speak TLS: put TLSServerMixIn in front of "
+                          "its bases").format(server_class=server_class.__name__))
     return make_server(server_class, address, handler, backlog=backlog, context=context, **kwargs)

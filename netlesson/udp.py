@@ -34,6 +34,9 @@ from .errors import (
     TruncatedReply,
     format_address,
 )
+from .i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = [
     "UpperEchoDatagramHandler",
@@ -160,7 +163,8 @@ class UDPEchoClient:
                  backoff: float = 2.0, max_timeout: float = 2.0,
                  max_datagram: int | None = MAX_PACKET_SIZE, encoding: str = constants.encoding):
         if timeout <= 0:
-            raise ValueError("timeout must be positive: a UDP client without one can wait forever")
+            raise ValueError(_("timeout must be positive: a UDP client without one can wait "
+                               "forever"))
         self.address = tuple(address)[:2]  # a 4-tuple from an IPv6 getsockname() too
         self.timeout = timeout
         self.retries = retries

@@ -10,19 +10,27 @@
                                        placeholders agree and every .mo matches its .po
 
 Translators edit the .po files (any PO editor, or by hand), then run ``update``,
-``compile`` and ``check``.  The domains: ``netlesson_checkers`` holds the messages
+``compile`` and ``check``.  ``update`` writes the header with the project's own
+values (version from pyproject.toml, where to report a wrong translation) and
+keeps ``POT-Creation-Date`` unless the set of messages changed, so running it
+again changes nothing; ``PO-Revision-Date`` is kept as the translator (or PO
+editor) last set it, and set to now when ``update`` finds it unset.  The domains: ``netlesson_checkers`` holds the messages
 of ``netlesson/exercises/``; ``netlesson`` holds those of the rest of the package.
 Marked in the code are calls to ``_``, ``N_``, ``gettext`` and ``ngettext`` (see
 ``netlesson/i18n.py``); a ``# TRANSLATORS:`` comment just above a call is copied
-into the catalog for the translator.
+into the catalog for the translator.  A call inside an f-string is not extracted
+(Python 3.11 reads the f-string as one token), so ``check`` reports one.
 """
 
 from __future__ import annotations
 
+import datetime
 import gettext
 import io
 import re
 import sys
+import tokenize
+import tomllib
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -36,6 +44,15 @@ LOCALE = PACKAGE / "locale"
 LANGUAGE = "zh_CN"
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 COMMENT_TAGS = ("TRANSLATORS:",)
+REPOSITORY = "https://github.com/netlesson/netlesson"
+HEADER_COMMENT = """\
+# Simplified Chinese (zh_CN) messages of netlesson, gettext domain {domain}.
+# Copyright (C) the netlesson authors.
+# This file is distributed under the same license as netlesson (MIT).
+#
+# Edit the msgstr lines (keep every {{placeholder}} and %-format as it is), then run
+#   python tools/messages.py compile && python tools/messages.py check
+#"""
 PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?:[!:][^{}]*)?\}(?!\})")
 
 
@@ -71,6 +88,28 @@ def read(domain: str) -> Catalog:
         return read_po(f, locale=LANGUAGE, domain=domain)
 
 
+def _version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
+def _header(catalog: Catalog, domain: str) -> None:
+    """The header's fields with netlesson's values instead of Babel's placeholders."""
+    catalog.project = "netlesson"
+    catalog.version = _version()
+    catalog.copyright_holder = "the netlesson authors"
+    catalog.msgid_bugs_address = f"{REPOSITORY}/issues"
+    catalog.last_translator = f"netlesson translators <{REPOSITORY}/issues>"
+    catalog.language_team = f"Simplified Chinese <{REPOSITORY}/issues>"
+    catalog.header_comment = HEADER_COMMENT.format(domain=domain)
+    if not isinstance(catalog.revision_date, datetime.datetime):  # Babel's 'YEAR-MO-DA' placeholder
+        catalog.revision_date = _now()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+
+
 def write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -85,8 +124,15 @@ DOMAINS = ("netlesson", "netlesson_checkers")
 def update(domains=DOMAINS) -> None:
     for domain in domains:
         catalog = read(domain)
+        created = catalog.creation_date
+        ids = {(m.id if isinstance(m.id, str) else tuple(m.id), m.context) for m in catalog if m.id}
         catalog.update(extract(domain), no_fuzzy_matching=True)
         catalog.obsolete.clear()
+        new_ids = {(m.id if isinstance(m.id, str) else tuple(m.id), m.context)
+                   for m in catalog if m.id}
+        # the template's date only when the messages changed: no churn from a re-run
+        catalog.creation_date = created if new_ids == ids and po_path(domain).exists() else _now()
+        _header(catalog, domain)
         write(catalog, po_path(domain))
         untranslated = sum(1 for m in catalog if m.id and not _translated(m))
         print(f"{po_path(domain).relative_to(ROOT)}: {len([m for m in catalog if m.id])} messages, "
@@ -115,11 +161,30 @@ def _strings(message) -> list[str]:
     return list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
 
 
+_MARKED_CALL = re.compile(r"(?<![\w.])(?:_|N_|gettext|ngettext)\(|\.(?:gettext|ngettext)\(")
+
+
+def _hidden_in_f_strings(path: Path) -> list[str]:
+    """Marked calls written inside an f-string: Babel does not see them (so they go untranslated)."""
+    found = []
+    with tokenize.open(path) as f:
+        for token in tokenize.generate_tokens(f.readline):
+            prefix = token.string[:token.string.find(token.string.lstrip("rRbBuUfF")[:1])]
+            if token.type == tokenize.STRING and "f" in prefix.lower() \
+                    and _MARKED_CALL.search(token.string):
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                found.append(f"{shown}:{token.start[0]}: a message inside an f-string is not "
+                             f"extracted; call _() outside it")
+    return found
+
+
 def problems(domains=DOMAINS) -> list[str]:
     found = []
     for domain in domains:
         catalog = read(domain)
         where = po_path(domain).relative_to(ROOT)
+        for path in sources(domain):
+            found.extend(_hidden_in_f_strings(path))
         for message in extract(domain):
             if not message.id:
                 continue

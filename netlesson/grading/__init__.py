@@ -3,7 +3,11 @@
 ``python -m netlesson grade SUBMISSIONS`` (:func:`grade`) judges every handed-in
 notebook in a fresh Python process inside its own sandbox, several at once,
 and records the scores -- outside every sandbox -- in nbgrader's gradebook, a
-CSV with a ``flags`` column, and a log plus a graded notebook per student.
+CSV with a ``flags`` column (and ``flag_codes``, the same flags by stable codes),
+and a log plus a graded notebook per student.  What it writes for people (the
+feedback, the flags, the progress lines) is in the grader's language,
+``NETLESSON_LANG`` (Simplified Chinese unless ``en``), which is passed into
+every sandbox, so the checkers' messages in the graded notebooks agree.
 
 * :mod:`._sandbox` -- bubblewrap: the notebook's program and a read-only
   Python with ``netlesson``, nothing else of the machine; loopback-only
@@ -21,7 +25,7 @@ CSV with a ``flags`` column, and a log plus a graded notebook per student.
 """
 
 from ._grade import CSV_FIELDS, NotebookResult, SandboxRefused, default_jobs, grade, match_notebooks
-from ._judge import ANSWER_KEYS, TestResult, Verdict, build_program, judge
+from ._judge import ANSWER_KEYS, FLAG_CODES, Flag, TestResult, Verdict, build_program, judge
 from ._sandbox import Limits, Outcome, SandboxUnavailable, sandbox_problem
 
 __all__ = [
@@ -30,6 +34,8 @@ __all__ = [
     "default_jobs",
     "NotebookResult",
     "CSV_FIELDS",
+    "Flag",
+    "FLAG_CODES",
     "SandboxRefused",
     "ANSWER_KEYS",
     "Verdict",

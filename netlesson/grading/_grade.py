@@ -34,13 +34,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import instructor
+from ..i18n import core as _messages
 from . import _judge
+from ._judge import Flag
+
+_ = _messages.gettext
 
 __all__ = ["grade", "match_notebooks", "NotebookResult", "CSV_FIELDS", "SandboxRefused",
            "default_jobs"]
 
+#: The CSV's columns.  ``feedback`` and ``flags`` are sentences in the grader's language
+#: (``NETLESSON_LANG``); ``flag_codes`` names the same flags by their stable codes
+#: (:data:`netlesson.grading.FLAG_CODES`: ``time-limit``, ``tampering`` ...), for filtering.
 CSV_FIELDS = ["student", "assignment", "notebook", "points", "max_points", "status", "feedback",
-              "flags"]
+              "flags", "flag_codes"]
 
 
 class SandboxRefused(RuntimeError):
@@ -72,7 +79,9 @@ class NotebookResult:
         return {"student": self.student, "assignment": self.assignment, "notebook": self.notebook,
                 "points": _number(self.points), "max_points": _number(self.max_points),
                 "status": self.status, "feedback": "\n".join(self.feedback),
-                "flags": "; ".join(self.flags)}
+                "flags": "; ".join(self.flags),
+                "flag_codes": " ".join(dict.fromkeys(f.code for f in self.flags
+                                                     if isinstance(f, Flag)))}
 
 
 def _number(value: float) -> str:
@@ -87,7 +96,7 @@ _COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|[\s_-]*(copy|副本)(\s*\d+)?|[\s_-]+\d+
 
 def _normal(stem: str) -> str:
     stem = unicodedata.normalize("NFKC", stem).strip().lower()
-    for _ in range(3):
+    for _round in range(3):
         stem = _COPY_SUFFIX.sub("", stem).strip()
     return re.sub(r"[\s_-]+", "_", stem)
 
@@ -112,10 +121,12 @@ def match_notebooks(folder: Path, expected: list[str]) -> dict[str, tuple[Path, 
         if not near:
             continue
         near.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        note = f"handed in as {near[0].name!r}"
         if len(near) > 1:
-            note += " (newest of " + ", ".join(repr(p.name) for p in near) + ")"
-        found[name] = (near[0], note)
+            note = _("handed in as {name} (newest of {names})").format(
+                name=repr(near[0].name), names=", ".join(repr(p.name) for p in near))
+        else:
+            note = _("handed in as {name}").format(name=repr(near[0].name))
+        found[name] = (near[0], Flag("renamed-file", note))
     return found
 
 
@@ -152,8 +163,9 @@ class _Progress:
             if self.bar:
                 filled = int(30 * self.done / max(self.total, 1))
                 elapsed = time.monotonic() - self.t0
-                self.stream.write(f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
-                                  f"students, {elapsed:.0f} s")
+                self.stream.write(f"[{'#' * filled}{'.' * (30 - filled)}] " + _messages.ngettext(
+                    "{done}/{total} student, {seconds} s", "{done}/{total} students, {seconds} s",
+                    self.total).format(done=self.done, total=self.total, seconds=f"{elapsed:.0f}"))
                 if self.done == self.total:
                     self.stream.write("\n")
                 self.stream.flush()
@@ -180,9 +192,10 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None,
     problem = _sandbox.sandbox_problem()
     if problem is not None and not allow_unsandboxed:
         raise SandboxRefused(
-            f"cannot grade safely: {problem}\nStudent code would run with your rights, next to "
-            f"every other student's files. Install bubblewrap (Debian/Ubuntu: apt-get install "
-            f"bubblewrap), or pass --allow-unsandboxed to accept that risk.")
+            _("cannot grade safely: {problem}\nStudent code would run with your rights, next to "
+              "every other student's files. Install bubblewrap (Debian/Ubuntu: apt-get install "
+              "bubblewrap), or pass --allow-unsandboxed to accept that risk.").format(
+                problem=problem))
     sandboxed = problem is None
     students = instructor.find_submissions(submissions_dir, assignment)
     out_csv = Path(out_csv)
@@ -198,17 +211,26 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None,
         results = _judge_all(staged, notes, students, notebooks, released_dir, assignment, timeout,
                              limits, sandboxed, jobs, log)
         for result in results:
-            _, original, digest = staged.get((result.student, result.notebook), (None, None, None))
+            _copy, original, digest = staged.get((result.student, result.notebook),
+                                                 (None, None, None))
             if original is not None and original.is_file() and _sha256(original) != digest:
-                result.flags.append("the handed-in file changed while it was graded")
+                result.flags.append(Flag("file-changed",
+                                         _("the handed-in file changed while it was graded")))
         _record_gradebook(course, assignment, results)
         _write_logs(logs_dir, course, assignment, results)
     _write_csv(out_csv, results)
     if log is not None:
         flagged = sorted({r.student for r in results if r.flags})
-        log(f"graded {sum(r.status != 'missing' for r in results)} notebooks of {len(students)} "
-            f"students: {out_csv} (logs and graded notebooks: {logs_dir}/)"
-            + (f"; flagged for review: {', '.join(flagged)}" if flagged else ""))
+        graded = sum(r.status != "missing" for r in results)
+        summary = _messages.ngettext(
+            "graded {notebooks} notebooks of {students} student: {csv} (logs and graded "
+            "notebooks: {logs}/)",
+            "graded {notebooks} notebooks of {students} students: {csv} (logs and graded "
+            "notebooks: {logs}/)", len(students)).format(
+            notebooks=graded, students=len(students), csv=out_csv, logs=logs_dir)
+        if flagged:
+            summary += _("; flagged for review: {students}").format(students=", ".join(flagged))
+        log(summary)
     return out_csv
 
 
@@ -250,7 +272,7 @@ def _judge_all(staged, notes, students, notebooks, released_dir, assignment, tim
                           for c in released[nb].cells if c.metadata.get("nbgrader", {}).get("grade"))
                   for nb in notebooks}
     rows = {(s, nb): NotebookResult(s, assignment, nb, 0.0, max_points[nb], "missing",
-                                    ["not handed in"]) for s in students for nb in notebooks}
+                                    [_("not handed in")]) for s in students for nb in notebooks}
     verdicts: dict = {}
     remaining = {s: sum(1 for nb in notebooks if (s, nb) in staged) for s in students}
     progress = _Progress(len(students), log)
@@ -258,15 +280,17 @@ def _judge_all(staged, notes, students, notebooks, released_dir, assignment, tim
 
     def finish_student(student: str) -> None:
         mine = [rows[(student, nb)] for nb in notebooks]
-        flags = sorted({"renamed file" if f.startswith("handed in as") else f.split(" (")[0]
-                        for r in mine for f in r.flags})
+        flags = sorted({f.label if isinstance(f, Flag) else f for r in mine for f in r.flags})
         took = sum(verdicts[(student, nb)].seconds for nb in notebooks if (student, nb) in verdicts)
-        progress.student_done(
-            f"{student}: {_number(sum(r.points for r in mine))}/{_number(sum(r.max_points for r in mine))}"
-            f" ({took:.1f} s)" + (f"  flags: {', '.join(flags)}" if flags else ""))
+        line = _("{student}: {points}/{max_points} ({seconds} s)").format(
+            student=student, points=_number(sum(r.points for r in mine)),
+            max_points=_number(sum(r.max_points for r in mine)), seconds=f"{took:.1f}")
+        if flags:
+            line += _("  flags: {flags}").format(flags=_(", ").join(flags))
+        progress.student_done(line)
 
     def one(student: str, nb: str) -> None:
-        copy, _, _ = staged[(student, nb)]
+        copy = staged[(student, nb)][0]
         row = rows[(student, nb)]
         row.status, row.feedback = "graded", []
         note = notes.get((student, nb))
@@ -276,8 +300,9 @@ def _judge_all(staged, notes, students, notebooks, released_dir, assignment, tim
             submitted = nbformat.read(copy, as_version=4)
         except Exception as exc:  # noqa: BLE001 -- any unreadable file is the student's problem
             row.status = "error"
-            row.feedback.append(f"the file is not a readable notebook ({type(exc).__name__}: "
-                                f"{str(exc)[:200]})")
+            row.feedback.append(_("the file is not a readable notebook ({error}: "
+                                  "{detail})").format(error=type(exc).__name__,
+                                                      detail=str(exc)[:200]))
         else:
             program, oddities = _judge.build_program(released[nb], submitted, notebook=nb,
                                                      timeout=timeout)
@@ -285,8 +310,9 @@ def _judge_all(staged, notes, students, notebooks, released_dir, assignment, tim
                 verdict = _judge.judge(program, limits=limits, sandboxed=sandboxed)
             except Exception as exc:  # noqa: BLE001 -- one notebook's failure is that row's
                 row.status = "error"
-                row.feedback.append(f"could not be graded: {type(exc).__name__}: {exc}"[:500])
-                row.flags.append("grader error")
+                row.feedback.append(_("could not be graded: {error}: {detail}").format(
+                    error=type(exc).__name__, detail=exc)[:500])
+                row.flags.append(Flag("grader-error", _("grader error")))
             else:
                 verdict.program = program
                 with lock:
@@ -361,7 +387,8 @@ def _graded_notebook(released, verdict):
             outputs.append(nbformat.v4.new_output("stream", name="stdout", text=record["output"]))
         error = messages.get(gid) or record.get("error")
         if error:
-            ename, _, evalue = error.partition(": ") if ":" in error[:40] else ("AssertionError", "", error)
+            ename, _colon, evalue = (error.partition(": ") if ":" in error[:40]
+                                     else ("AssertionError", "", error))
             outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[error]))
         cell.outputs = outputs
     return nb
@@ -376,10 +403,14 @@ def _write_logs(logs_dir: Path, course: Path, assignment: str, results: list[Not
         verdict = getattr(result, "verdict", None)
         folder = logs_dir / result.student
         folder.mkdir(parents=True, exist_ok=True)
-        header = (f"{result.student} / {result.notebook}: {_number(result.points)} of "
-                  f"{_number(result.max_points)} ({result.status})\n"
-                  + (f"flags: {'; '.join(result.flags)}\n" if result.flags else "")
-                  + "".join(f"feedback: {line}\n" for line in result.feedback))
+        header = (_("{student} / {notebook}: {points} of {max_points} ({status})").format(
+                      student=result.student, notebook=result.notebook,
+                      points=_number(result.points), max_points=_number(result.max_points),
+                      status=result.status) + "\n"
+                  + (_("flags: {flags}").format(flags="; ".join(result.flags)) + "\n"
+                     if result.flags else "")
+                  + "".join(_("feedback: {line}").format(line=line) + "\n"
+                            for line in result.feedback))
         (folder / f"{result.notebook}.log").write_text(
             header + (verdict.log if verdict else ""), encoding="utf-8")
         if verdict is not None:

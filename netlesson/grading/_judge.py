@@ -26,7 +26,54 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-__all__ = ["Verdict", "TestResult", "build_program", "judge", "ANSWER_KEYS"]
+from ..i18n import N_
+from ..i18n import core as _messages
+
+_ = _messages.gettext
+
+__all__ = ["Verdict", "TestResult", "Flag", "FLAG_CODES", "build_program", "judge", "ANSWER_KEYS"]
+
+#: Every flag's stable code (the CSV's ``flag_codes`` column, for filtering a
+#: spreadsheet) and its short label (the progress lines), in the order of
+#: importance.  A flag's full text (:class:`Flag`) is in the grader's language;
+#: its code is the same in every language and every release.
+FLAG_CODES = {
+    "tampering": N_("tampering"),
+    "answer-key": N_("answer key"),
+    "locked-cells-edited": N_("locked cells edited"),
+    "suspicious-code": N_("suspicious code"),
+    "time-limit": N_("time limit"),
+    "cpu-limit": N_("CPU limit"),
+    "output-cut": N_("output cut"),
+    "processes-left": N_("processes left behind"),
+    "ended-early": N_("run ended early"),
+    "unsandboxed": N_("unsandboxed"),
+    "grader-error": N_("grader error"),
+    "renamed-file": N_("renamed file"),
+    "file-changed": N_("file changed while graded"),
+}
+
+
+class Flag(str):
+    """Something the instructor should look at: the text (a ``str``) and its stable ``.code``.
+
+    The text is worded in the language of the grader when the flag was raised
+    (``NETLESSON_LANG``); ``.code`` is one of :data:`FLAG_CODES`, whatever the language.
+    """
+
+    code: str
+
+    def __new__(cls, code: str, text: str):
+        if code not in FLAG_CODES:
+            raise ValueError(f"unknown flag code {code!r}; one of: {', '.join(FLAG_CODES)}")
+        flag = super().__new__(cls, text)
+        flag.code = code
+        return flag
+
+    @property
+    def label(self) -> str:
+        """The flag's short name in the current language (``time limit``)."""
+        return _(FLAG_CODES[self.code])
 
 #: Course helpers that answer an exercise, per notebook: ``{name: [grade_ids it answers]}``.
 #: An answer that calls one (or is one) fails those checks and is flagged.
@@ -88,7 +135,8 @@ def build_program(released, submitted, *, notebook: str, timeout: float) -> tupl
         if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
             gid = meta["grade_id"]
             if gid in answers:
-                notes.append(f"{gid}: the notebook has this answer cell twice; the first one counts")
+                notes.append(_("{grade_id}: the notebook has this answer cell twice; the first "
+                               "one counts").format(grade_id=gid))
                 continue
             answers[gid] = _source(cell)
     cells = []
@@ -99,8 +147,8 @@ def build_program(released, submitted, *, notebook: str, timeout: float) -> tupl
         gid = meta.get("grade_id")
         if meta.get("solution") and gid:
             if gid not in answers:
-                notes.append(f"{gid}: the answer cell is missing from the notebook (deleted?); "
-                             f"graded as not answered")
+                notes.append(_("{grade_id}: the answer cell is missing from the notebook "
+                               "(deleted?); graded as not answered").format(grade_id=gid))
             cells.append({"grade_id": gid, "kind": "answer", "source": answers.get(gid, _source(cell))})
         elif meta.get("grade") and gid:
             cells.append({"grade_id": gid, "kind": "test", "source": _source(cell),
@@ -143,30 +191,38 @@ def read_records(data: bytes, key: bytes) -> tuple[list[dict], str | None]:
     """The signed records in *data*, in order, and what was wrong with the channel (or ``None``)."""
     records = []
     for expected, line in enumerate(data.decode("utf-8", "replace").splitlines()):
-        mac, _, body = line.partition(" ")
-        seq, _, text = body.partition(" ")
+        mac, _space, body = line.partition(" ")
+        seq, _space, text = body.partition(" ")
         good = hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(mac, good):
-            return records, f"line {expected + 1} of the result channel is not the grader's"
+            return records, _("line {line} of the result channel is not the grader's").format(
+                line=expected + 1)
         if seq != str(expected):
-            return records, f"the result channel's records are out of order at line {expected + 1}"
+            return records, _("the result channel's records are out of order at line "
+                              "{line}").format(line=expected + 1)
         try:
             records.append(json.loads(text))
         except ValueError:
-            return records, f"line {expected + 1} of the result channel is not a record"
+            return records, _("line {line} of the result channel is not a record").format(
+                line=expected + 1)
     return records, None
 
 
 def _run_problem(outcome, limits) -> str:
     if outcome.wall_timeout:
-        return f"the notebook ran longer than {limits.wall_seconds:g} s and was stopped"
+        return _("the notebook ran longer than {seconds} s and was stopped").format(
+            seconds=f"{limits.wall_seconds:g}")
     if outcome.cpu_exceeded:
-        return f"the notebook used more than {limits.cpu_seconds} s of CPU time and was stopped"
+        return _("the notebook used more than {seconds} s of CPU time and was stopped").format(
+            seconds=limits.cpu_seconds)
     if outcome.returncode not in (0, None):
         tail = outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        why = f": {' / '.join(tail)}" if tail else ""
-        return f"the grading process ended early (exit status {outcome.returncode}){why}"
-    return "the grading process ended before the end of the notebook"
+        if tail:
+            return _("the grading process ended early (exit status {status}): {output}").format(
+                status=outcome.returncode, output=" / ".join(tail))
+        return _("the grading process ended early (exit status {status})").format(
+            status=outcome.returncode)
+    return _("the grading process ended before the end of the notebook")
 
 
 def judge(program: dict, *, limits=None, sandboxed: bool = True) -> Verdict:
@@ -199,55 +255,70 @@ def judge(program: dict, *, limits=None, sandboxed: bool = True) -> Verdict:
         elif kind == "end":
             finished = True
     if channel_problem:
-        tampering.append(f"forged results: {channel_problem}")
+        tampering.append(_("forged results: {problem}").format(problem=channel_problem))
     not_reached = None if finished else _run_problem(outcome, limits)
     for gid, cell in tests.items():
         ok, message = passed.get(gid, (False, None))
         keys = [name for name, gids in keys_used.items() if gid in gids or not gids]
         if tampering:
-            ok, message = False, "not scored: the notebook tampered with the grader (see flags)"
+            ok, message = False, _("not scored: the notebook tampered with the grader (see "
+                                   "flags)")
         elif keys:
-            ok, message = False, (f"uses {', '.join(keys)}, the course's own answer to this "
-                                  f"exercise; the answer must be your own")
+            ok, message = False, _("uses {names}, the course's own answer to this exercise; "
+                                   "the answer must be your own").format(names=", ".join(keys))
         elif gid not in passed:
-            message = f"not reached: {not_reached}"
+            message = _("not reached: {reason}").format(reason=not_reached)
         result = TestResult(gid, cell["points"] if ok else 0.0, cell["points"], ok, message)
         verdict.tests.append(result)
         if not ok and message:
             verdict.feedback.append(f"{gid}: {message}")
     for record in verdict.cells:
         if record.get("kind") == "answer" and record.get("error"):
-            err = record["error"]
+            err, gid = record["error"], record["grade_id"]
             if err.startswith("NotImplementedError"):
-                note = f"{record['grade_id']}: not answered (the cell still raises NotImplementedError)"
-            elif err.startswith("ran longer than"):
-                note = f"{record['grade_id']}: {err}"
+                note = _("{grade_id}: not answered (the cell still raises "
+                         "NotImplementedError)").format(grade_id=gid)
+            elif record.get("timed_out"):
+                note = f"{gid}: {err}"  # the runner's sentence: ran longer than ...
             else:
-                note = f"{record['grade_id']}: the answer cell raised {err}"
+                note = _("{grade_id}: the answer cell raised {error}").format(grade_id=gid,
+                                                                              error=err)
             verdict.feedback.append(note)
     flags = verdict.flags
     if tampering:
-        flags.extend(f"tampering ({t})" for t in tampering)
-    flags.extend(f"answer key ({name})" for name in keys_used)
+        flags.extend(Flag("tampering", _("tampering ({detail})").format(detail=t))
+                     for t in tampering)
+    flags.extend(Flag("answer-key", _("answer key ({name})").format(name=name))
+                 for name in keys_used)
     if program.get("edited_locked"):
-        flags.append(f"locked cells edited ({', '.join(program['edited_locked'])}; the "
-                     f"instructor's versions were run)")
+        flags.append(Flag("locked-cells-edited",
+                          _("locked cells edited ({cells}; the instructor's versions were "
+                            "run)").format(cells=", ".join(program["edited_locked"]))))
     if program.get("suspicious"):
-        flags.append(f"suspicious code ({', '.join(program['suspicious'])})")
+        flags.append(Flag("suspicious-code", _("suspicious code ({names})").format(
+            names=", ".join(program["suspicious"]))))
     if outcome.wall_timeout:
-        flags.append(f"time limit ({limits.wall_seconds:g} s)")
+        flags.append(Flag("time-limit", _("time limit ({seconds} s)").format(
+            seconds=f"{limits.wall_seconds:g}")))
     if outcome.cpu_exceeded:
-        flags.append(f"CPU limit ({limits.cpu_seconds} s)")
+        flags.append(Flag("cpu-limit", _("CPU limit ({seconds} s)").format(
+            seconds=limits.cpu_seconds)))
     cut = sum(int(r.get("output_cut") or 0) for r in verdict.cells)
-    if outcome.output_cut or cut:
-        flags.append("output cut" + (f" ({cut} characters not kept)" if cut else ""))
+    if cut:
+        flags.append(Flag("output-cut", _messages.ngettext(
+            "output cut ({count} character not kept)", "output cut ({count} characters not kept)",
+            cut).format(count=cut)))
+    elif outcome.output_cut:
+        flags.append(Flag("output-cut", _("output cut")))
     if outcome.leftover_processes:
         shown = ", ".join(p[:60] for p in outcome.leftover_processes[:3])
-        flags.append(f"processes left behind ({len(outcome.leftover_processes)}, killed: {shown})")
+        flags.append(Flag("processes-left", _("processes left behind ({count}, killed: "
+                                              "{processes})").format(
+            count=len(outcome.leftover_processes), processes=shown)))
     if not finished and not tampering and not outcome.wall_timeout and not outcome.cpu_exceeded:
-        flags.append("run ended early")
+        flags.append(Flag("ended-early", _("run ended early")))
     if not outcome.sandboxed:
-        flags.append("unsandboxed")
+        flags.append(Flag("unsandboxed", _("unsandboxed")))
     verdict.log = _log_text(program, outcome, records, channel_problem)
     return verdict
 

@@ -13,7 +13,8 @@ The HMAC key arrives as one hex line on standard input, before any student
 code; results leave as signed JSON records on file descriptor 3 (see
 :mod:`._guard` for the defences and the signing):
 
-* ``{"type": "cell", "grade_id", "kind", "error", "output", "output_cut"}`` per cell
+* ``{"type": "cell", "grade_id", "kind", "error", "timed_out", "output", "output_cut"}`` per
+  cell (``error`` worded in the grader's language, ``NETLESSON_LANG``, which the sandbox passes on)
 * ``{"type": "test", "grade_id", "passed", "message"}`` per test cell
 * ``{"type": "tamper", "event", "detail"}`` whenever a defence caught something
 * ``{"type": "answer_key", "name", "grade_ids"}`` when an answer used a course
@@ -43,6 +44,7 @@ import sys
 import threading
 import types
 
+from ..i18n import core as _messages
 from . import _guard
 
 __all__: list[str] = []
@@ -224,8 +226,9 @@ def _compile(cell: dict):
 
 def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, CellTimeout):
-        return (f"ran longer than {timeout:g} s and was interrupted (an endless loop, or a recv() "
-                f"without a timeout?)")
+        return _messages.gettext("ran longer than {seconds} s and was interrupted (an endless "
+                                 "loop, or a recv() without a timeout?)").format(
+            seconds=f"{timeout:g}")
     try:
         text = str(exc)
     except BaseException:  # a student's exception whose __str__ fails
@@ -275,6 +278,7 @@ def main(argv=None) -> int:
     key_grade_ids = program.get("answer_keys", {})
 
     _import_everything()
+    _describe(CellTimeout(), timeout)  # reads the message catalog now, before any student code
     namespace = {"__name__": "__main__", "__builtins__": __import__("builtins")}
     dumps = json.dumps
     first_answer = next((i for i, c in enumerate(cells) if c["kind"] == "answer"), len(cells))
@@ -353,7 +357,8 @@ def main(argv=None) -> int:
         text, cut = output.take()
         message = _describe(error, timeout) if error is not None else None
         _emit(dumps({"type": "cell", "grade_id": grade_id, "kind": kind,
-                     "error": message, "output": text, "output_cut": cut}))
+                     "error": message, "timed_out": isinstance(error, CellTimeout),
+                     "output": text, "output_cut": cut}))
         changes = snapshot.changes()
         if changes:
             _emit(dumps({"type": "tamper", "event": "monkeypatching", "detail": "; ".join(changes[:10])}))

@@ -85,16 +85,14 @@ from pathlib import Path
 import psutil
 
 import netlesson
+from netlesson import i18n
+from netlesson.i18n import core as _messages
+
+from . import _advice
 
 WORKDIR = "/grading"
 SANDBOX_UID = 1000
 _GRACE = 2.0  # seconds to drain the pipes after the end or the kill
-_HINT = ("Install bubblewrap (as root: tools/ensure-sandbox.sh, or `sudo apt-get install "
-         "bubblewrap`) and allow unprivileged user namespaces, or pass the grader's "
-         "--allow-unsandboxed flag to run student code without a sandbox.")
-_USERNS_HINT = ("User namespaces look disabled: check `sysctl user.max_user_namespaces` (> 0), "
-                "`kernel.unprivileged_userns_clone` (Debian: 1) and, on Ubuntu 23.10+, "
-                "`kernel.apparmor_restrict_unprivileged_userns` (0, or an AppArmor profile for bwrap).")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -214,23 +212,22 @@ def sandbox_problem() -> str | None:
     """None when a bwrap sandbox works on this machine (probed once by really starting one, cached), else the reason."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return "bubblewrap (`bwrap`) is not on PATH, so student code cannot be sandboxed. " + _HINT
-    return _probe(bwrap)
+        return _advice.no_bwrap()
+    failure = _probe(bwrap)
+    return None if failure is None else _advice.bwrap_fails(bwrap, *failure)
 
 
 @functools.cache
-def _probe(bwrap: str) -> str | None:
+def _probe(bwrap: str) -> tuple[int | None, str] | None:
+    """``None`` when a test sandbox runs; else ``(exit status or None, what it said)``."""
     try:
         out = _execute(["python", "-c", "import netlesson; print('ok')"], {}, b"",
                        Limits(wall_seconds=60), bwrap)
         if out.returncode == 0 and out.stdout == b"ok\n":
             return None
-        detail = f"a test sandbox failed (exit status {out.returncode}): " + (out.stderr or out.stdout).decode("utf-8", "replace")[-600:]
+        return out.returncode, (out.stderr or out.stdout).decode("utf-8", "replace")[-600:]
     except (SandboxUnavailable, OSError) as exc:
-        detail = str(exc)
-    userns = any(w in detail for w in ("namespace", "uid map", "not permitted", "No permission"))
-    return (f"bwrap ({bwrap}) cannot start a sandbox here: {detail}\n"
-            + (_USERNS_HINT + "\n" if userns else "") + _HINT)
+        return None, str(exc)
 
 
 def run(argv: list[str], *, inputs: dict[str, bytes], stdin: bytes = b"",
@@ -256,7 +253,9 @@ def _memfd(name: str, data: bytes) -> int:
 
 def _env(home: str) -> dict[str, str]:
     path = ":".join(dict.fromkeys([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]))
+    # NETLESSON_LANG: the checkers' feedback in the graded notebooks speaks the CSV's language
     return {"PATH": path, "HOME": home, "LANG": "C.UTF-8",
+            i18n.LANGUAGE_VARIABLE: i18n.language(),
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -536,7 +535,8 @@ def _collect(proc: subprocess.Popen, readers: dict[str, int], limits: Limits, st
         except ValueError:
             pass
     if "started" not in report and not timed_out:
-        raise SandboxUnavailable("the sandbox did not start: " + kept["stderr"].decode("utf-8", "replace")[-600:])
+        raise SandboxUnavailable(_messages.gettext("the sandbox did not start: {output}").format(
+            output=kept["stderr"].decode("utf-8", "replace")[-600:]))
     returncode = None if timed_out else report.get("returncode", proc.returncode)
     if not timed_out:
         leftovers = list(report.get("left", []))

@@ -15,6 +15,9 @@ from .. import background, tcp, udp
 from ..errors import format_address
 from ..serverlog import ServerLog
 from ._common import WidgetHolder, html_pre
+from ..i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["EchoConsole", "echo_console"]
 
@@ -23,7 +26,8 @@ def _preview(message: str, limit: int = 60) -> str:
     """``repr`` of *message*, cut to about *limit* characters for a one-line note."""
     if len(message) <= limit:
         return repr(message)
-    return repr(message[:limit]) + f"… ({len(message)} characters)"
+    size = _messages.ngettext("{count} character", "{count} characters", len(message))
+    return repr(message[:limit]) + f"… ({size.format(count=len(message))})"
 
 
 def _find_handle(address, kind: str) -> background.ServerHandle | None:
@@ -105,7 +109,8 @@ class EchoConsole(WidgetHolder):
         if follows_name:
             handle = target
             if kind is not None and kind != handle.kind:
-                raise ValueError(f"server {handle.name!r} is a {handle.kind} server, not {kind}")
+                raise ValueError(_("server {name} is a {kind} server, not {wanted}").format(
+                    name=repr(handle.name), kind=handle.kind, wanted=kind))
             kind = handle.kind
             address = tuple(handle.address)
         else:
@@ -113,14 +118,14 @@ class EchoConsole(WidgetHolder):
                 host, port = target[0], int(target[1])
             except (TypeError, IndexError, ValueError):
                 raise TypeError(
-                    f"echo_console() needs a ServerHandle (from background.start_tcp/start_udp) "
-                    f"or an address (host, port), not {target!r}"
+                    _("echo_console() needs a ServerHandle (from background.start_tcp/start_udp) "
+                      "or an address (host, port), not {target}").format(target=repr(target))
                 ) from None
             address = (host, port)
             kind = "tcp" if kind is None else kind
             handle = _find_handle(address, kind)
         if kind not in ("tcp", "udp"):
-            raise ValueError(f"kind must be 'tcp' or 'udp', not {kind!r}")
+            raise ValueError(_("kind must be 'tcp' or 'udp', not {kind}").format(kind=repr(kind)))
         self.handle = handle
         self.follows_name = follows_name
         self.kind = kind
@@ -143,24 +148,24 @@ class EchoConsole(WidgetHolder):
         self.title = widgets.HTML()
         self.title.add_class("netlesson-echo-title")
         self.text = widgets.Text(
-            placeholder="type a message, then Enter or Send",
+            placeholder=_("type a message, then Enter or Send"),
             continuous_update=False,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.text.add_class("netlesson-echo-text")
-        self.send_button = widgets.Button(description="Send", button_style="primary")
+        self.send_button = widgets.Button(description=_("Send"), button_style="primary")
         self.send_button.add_class("netlesson-echo-send")
         self._show_target()
-        self.reply = widgets.HTML(html_pre("(no reply yet)", "color:#6b7280"))
+        self.reply = widgets.HTML(html_pre(_("(no reply yet)"), "color:#6b7280"))
         self.reply.add_class("netlesson-echo-reply")
         self.log_output = widgets.HTML(self._log_html())
         self.log_output.add_class("netlesson-echo-log")
         self.widget = widgets.VBox([
             self.title,
             widgets.HBox([self.text, self.send_button]),
-            widgets.HTML("<small>reply</small>"),
+            widgets.HTML("<small>{}</small>".format(html.escape(_("reply")))),
             self.reply,
-            widgets.HTML("<small>server log</small>"),
+            widgets.HTML("<small>{}</small>".format(html.escape(_("server log")))),
             self.log_output,
         ])
         self.widget.add_class("netlesson-echo")
@@ -184,13 +189,14 @@ class EchoConsole(WidgetHolder):
     def _where(self) -> str:
         where = f"{self.kind.upper()} {format_address(self.address)}"
         if self.handle is not None:
-            where += f" (server {self.handle.name!r})"
+            where += _(" (server {name})").format(name=repr(self.handle.name))
         return where
 
     def _show_target(self) -> None:
         where = self._where()
-        self.title.value = f"<b>Echo console</b> → {html.escape(where)}"
-        self.send_button.tooltip = f"send the message to {where}"
+        self.title.value = "<b>{}</b> → {}".format(html.escape(_("Echo console")),
+                                                   html.escape(where))
+        self.send_button.tooltip = _("send the message to {target}").format(target=where)
 
     def _follow_restarted_server(self) -> None:
         """Talk to the server now running under this console's server name, if it was restarted.
@@ -327,8 +333,8 @@ class EchoConsole(WidgetHolder):
         reply = error = None
         local = None
         if message == "":
-            error = ("the message is empty, so nothing was sent: over TCP an empty send "
-                     "transmits no bytes and no reply could ever come back")
+            error = _("the message is empty, so nothing was sent: over TCP an empty send "
+                      "transmits no bytes and no reply could ever come back")
         elif self.handle is not None and not self.handle.running:
             error = self._stopped_message()
         else:
@@ -347,8 +353,12 @@ class EchoConsole(WidgetHolder):
         else:
             # Name the message: clicking Send again on a stopped server then
             # still visibly does something, and says which message failed.
-            shown = error if message == "" else f"{_preview(message)} was not echoed: {error}"
-            self.reply.value = html_pre(f"error: {shown}", "color:#b91c1c")
+            if message == "":
+                shown = _("error: {message}").format(message=error)
+            else:
+                shown = _("error: {message} was not echoed: {error}").format(
+                    message=_preview(message), error=error)
+            self.reply.value = html_pre(shown, "color:#b91c1c")
             self.reply.add_class("netlesson-echo-error")
         new_lines = self._server_lines(since_seq, local)
         if new_lines:
@@ -367,14 +377,16 @@ class EchoConsole(WidgetHolder):
 
     def _stopped_message(self) -> str:
         """What a student does when this console's server is stopped, in one sentence."""
-        start = (f"server {self.handle.name!r} is stopped, so nothing answers on "
-                 f"{format_address(self.address)} — run the cell with {self._start_call()} "
-                 f"again")
         if self.follows_name:
-            return (start + ", then send again: this console finds the restarted server by "
-                            "its name")
-        return (start + ", then make a new console for the new server (a restarted server "
-                        "gets a new port)")
+            text = _("server {name} is stopped, so nothing answers on {address} — run the cell "
+                     "with {start} again, then send again: this console finds the restarted "
+                     "server by its name")
+        else:
+            text = _("server {name} is stopped, so nothing answers on {address} — run the cell "
+                     "with {start} again, then make a new console for the new server (a "
+                     "restarted server gets a new port)")
+        return text.format(name=repr(self.handle.name), address=format_address(self.address),
+                           start=self._start_call())
 
     def _explain(self, exc: BaseException) -> str:
         """One readable sentence for a failed exchange (netlesson's errors already are)."""
@@ -382,17 +394,17 @@ class EchoConsole(WidgetHolder):
         if self.handle is not None and not self.handle.running:
             return self._stopped_message()
         if not isinstance(exc, OSError | ValueError):
-            return f"unexpected {type(exc).__name__}: {text}"
+            return _("unexpected {error}: {text}").format(error=type(exc).__name__, text=text)
         return text
 
     def _log_html(self) -> str:
         if self.log_lines:
             return html_pre("\n".join(self.log_lines), "max-height:12em;overflow-y:auto")
         if self.handle is None:
-            note = ("(no server log: this console was given an address, and no background "
-                    "server of this kernel listens there)")
+            note = _("(no server log: this console was given an address, and no background "
+                     "server of this Jupyter kernel listens there)")
         else:
-            note = "(nothing logged yet: send a message)"
+            note = _("(nothing logged yet: send a message)")
         return html_pre(note, "color:#6b7280")
 
     def __repr__(self) -> str:

@@ -16,6 +16,9 @@ import ipywidgets as widgets
 from .. import diagrams
 from ..source import defining_class
 from ._common import WidgetHolder, html_pre
+from ..i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["MroExplorer", "mro_explorer"]
 
@@ -48,7 +51,8 @@ class MroExplorer(WidgetHolder):
         extra = list(extra)
         for klass in extra:
             if not isinstance(klass, type):
-                raise TypeError(f"mro_explorer() takes classes, not {klass!r}; pass type(obj)")
+                raise TypeError(_("mro_explorer() takes classes, not {value}; pass "
+                                  "type(obj)").format(value=repr(klass)))
         # the classes the class diagrams show: Forking* only where os.fork exists, ...
         classes = list(dict.fromkeys(extra + diagrams.public_classes(socketserver)))
         self.classes = classes
@@ -60,12 +64,13 @@ class MroExplorer(WidgetHolder):
         start_cls = self._resolve(cls)
 
         self.class_select = widgets.Dropdown(
-            options=[(self._labels[k], k) for k in classes], value=start_cls, description="class",
+            options=[(self._labels[k], k) for k in classes], value=start_cls,
+            description=_("class"),
         )
         self.class_select.add_class("netlesson-mro-class")
         self.attribute = widgets.Combobox(
             value=attribute, options=self._suggestions(start_cls), ensure_option=False,
-            placeholder="attribute name, e.g. process_request", description="attribute",
+            placeholder=_("attribute name, e.g. process_request"), description=_("attribute"),
         )
         self.attribute.add_class("netlesson-mro-attr")
         self.line = widgets.HTML()
@@ -98,16 +103,16 @@ class MroExplorer(WidgetHolder):
         if isinstance(cls, type):
             if cls not in self._labels:
                 raise ValueError(
-                    f"{cls.__qualname__} is not in this explorer: pass it when making it, "
-                    f"mro_explorer({cls.__name__})"
+                    _("{qualname} is not in this explorer: pass it when making it, "
+                      "mro_explorer({name})").format(qualname=cls.__qualname__, name=cls.__name__)
                 )
             return cls
         for klass, label in self._labels.items():
             if cls in (label, klass.__name__):
                 return klass
         raise ValueError(
-            f"no class called {cls!r} in this explorer; choose one of: "
-            + ", ".join(self._labels.values())
+            _("no class called {name} in this explorer; choose one of: {classes}").format(
+                name=repr(cls), classes=", ".join(self._labels.values()))
         )
 
     @staticmethod
@@ -146,24 +151,26 @@ class MroExplorer(WidgetHolder):
         self.current_class, self.current_attribute, self.current_supplier = cls, attribute, supplier
 
         if not attribute:
-            self.result_text = f"{label}: choose or type an attribute name"
+            self.result_text = _("{label}: choose or type an attribute name").format(label=label)
             self.line.value = html.escape(self.result_text)
             self.supplier.value = ""
-            self.explanation = "lookup order: " + " → ".join(self._name(k) for k in cls.__mro__)
+            self.explanation = _("lookup order: {classes}").format(
+                classes=" → ".join(self._name(k) for k in cls.__mro__))
             self.message.value = html_pre(self.explanation)
         elif supplier is not None:
             self.result_text = f"{attribute} → {self._name(supplier)}"
             self.line.value = f"<code>{html.escape(attribute)}</code> →&nbsp;"
             self.supplier.value = f"<b>{html.escape(self._name(supplier))}</b>"
             position = cls.__mro__.index(supplier) + 1
-            self.explanation = (
-                f"Python looks in {label}.__mro__ in order and stops at the first class whose "
-                f"own __dict__ has {attribute!r}: class {position} of {len(cls.__mro__)}, "
-                f"{self._name(supplier)}."
-            )
+            self.explanation = _(
+                "Python looks in {label}.__mro__ in order and stops at the first class whose "
+                "own __dict__ has {attribute}: class {position} of {count}, {supplier}."
+            ).format(label=label, attribute=repr(attribute), position=position,
+                     count=len(cls.__mro__), supplier=self._name(supplier))
             self.message.value = html_pre(self.explanation)
         else:
-            self.result_text = f"{attribute} → not defined by any class of {label}"
+            self.result_text = _("{attribute} → not defined by any class of {label}").format(
+                attribute=attribute, label=label)
             self.line.value = html.escape(self.result_text)
             self.supplier.value = ""
             self.explanation = self._not_found(cls, attribute)
@@ -174,13 +181,13 @@ class MroExplorer(WidgetHolder):
         return self._labels.get(klass, klass.__name__)
 
     def _not_found(self, cls: type, attribute: str) -> str:
-        text = (f"No class in {self._labels[cls]}.__mro__ defines {attribute!r}. Either it is an "
-                f"instance attribute, set on the object itself (as __init__ sets "
-                f"server_address and socket), or the name is misspelt: looking it up on the "
-                f"class raises AttributeError.")
+        text = _("No class in {label}.__mro__ defines {attribute}. Either it is an instance "
+                 "attribute, set on the object itself (as __init__ sets server_address and "
+                 "socket), or the name is misspelt: looking it up on the class raises "
+                 "AttributeError.").format(label=self._labels[cls], attribute=repr(attribute))
         close = difflib.get_close_matches(attribute, dir(cls), n=3, cutoff=0.75)
         if close:
-            text += " Did you mean: " + ", ".join(close) + "?"
+            text += _(" Did you mean: {names}?").format(names=", ".join(close))
         return text
 
     def _show_diagram(self, cls: type, attribute: str | None, supplier: type | None) -> None:

@@ -49,6 +49,9 @@ from typing import Iterable, NamedTuple
 import ipywidgets as widgets
 
 from ._common import WidgetHolder, html_pre
+from ..i18n import core as _messages
+
+_ = _messages.gettext
 
 __all__ = ["SocketRow", "SocketTable", "SocketStates", "StatesUnavailable", "socket_states",
            "socket_table", "wait_for_state"]
@@ -225,18 +228,21 @@ def _read(pid: int, backend: str) -> tuple[list[SocketRow], list[SocketRow], str
         try:
             import psutil
         except ImportError:
-            problems.append("psutil is not installed")
+            problems.append(_("psutil is not installed"))
         else:
             try:
                 return (*_psutil_rows(pid), "psutil")
             except (psutil.Error, NotImplementedError, OSError) as exc:
-                problems.append(f"psutil could not: {type(exc).__name__}: {exc}")
+                problems.append(_("psutil could not: {error}: {detail}").format(
+                    error=type(exc).__name__, detail=exc))
     if backend in ("auto", "proc"):
         try:
             return (*_proc_rows(pid), "/proc/net/tcp")
         except OSError as exc:
-            problems.append(f"/proc/net/tcp could not be read ({exc.strerror or exc})")
-    raise StatesUnavailable("cannot list the sockets of this process: " + "; ".join(problems))
+            problems.append(_("/proc/net/tcp could not be read ({reason})").format(
+                reason=exc.strerror or exc))
+    raise StatesUnavailable(_("cannot list the sockets of this process: {problems}").format(
+        problems=_("; ").join(problems)))
 
 
 def _sort_key(row: SocketRow):
@@ -261,7 +267,8 @@ def socket_table(ports: Iterable[int] | None = None, *, pid: int | None = None,
         Raises :class:`StatesUnavailable` (saying why) when no way to read them works.
     """
     if backend not in ("auto", "psutil", "proc"):
-        raise ValueError(f"backend must be 'auto', 'psutil' or 'proc', not {backend!r}")
+        raise ValueError(_("backend must be 'auto', 'psutil' or 'proc', not {backend}").format(
+            backend=repr(backend)))
     own, loose, source = _read(os.getpid() if pid is None else pid, backend)
     wanted = set(ports) if ports is not None else None
     watch = wanted if wanted is not None else {row.local[1] for row in own}
@@ -341,12 +348,14 @@ class SocketStates(WidgetHolder):
         self.error: str | None = None
         self.refreshes = 0
         self._timer = None
-        self.title = widgets.HTML("<b>TCP sockets of this Jupyter kernel</b>")
+        self.title = widgets.HTML(
+            "<b>{}</b>".format(html.escape(_("TCP sockets of this Jupyter kernel"))))
         self.title.add_class("netlesson-states-title")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button = widgets.Button(description=_("Refresh"), icon="refresh")
         self.refresh_button.add_class("netlesson-states-refresh")
-        self.auto = widgets.Checkbox(value=False, description=f"auto (every {interval:g} s)",
-                                     indent=False)
+        self.auto = widgets.Checkbox(value=False, indent=False,
+                                     description=_("auto (every {seconds} s)").format(
+                                         seconds=f"{interval:g}"))
         self.auto.add_class("netlesson-states-auto")
         self.output = widgets.HTML()
         self.output.add_class("netlesson-states-table")
@@ -382,19 +391,24 @@ class SocketStates(WidgetHolder):
         self.table = SocketTable(tuple(sorted(rows, key=_sort_key)), mine.source)
         self.error = None
         self.output.value = self._html(self.table)
-        self.status.value = (f"<small>{len(self.table.rows)} sockets, read with "
-                             f"{html.escape(self.table.source)} (refresh {self.refreshes})</small>")
+        status = _messages.ngettext(
+            "{count} socket, read with {source} (refresh {refresh})",
+            "{count} sockets, read with {source} (refresh {refresh})", len(self.table.rows))
+        self.status.value = "<small>{}</small>".format(html.escape(status.format(
+            count=len(self.table.rows), source=self.table.source, refresh=self.refreshes)))
         return self.table
 
     def _html(self, table: SocketTable) -> str:
         head = "".join(f"<th style='text-align:left;padding:0 12px 0 0'>{h}</th>"
-                       for h in ("local", "remote", "state", "held by"))
+                       for h in (html.escape(_("local")), html.escape(_("remote")),
+                                 html.escape(_("state")), html.escape(_("held by"))))
         body = []
         for row in table.rows:
             bold = "font-weight:bold;" if row.ports() & self.watched else ""
             colour = _STATE_COLOURS.get(row.state, "#374151")
-            remote = _endpoint(row.remote) if row.remote else "— (listening)"
-            holder = f"fd {row.fd}" if row.owned else "no descriptor (the OS kernel keeps it)"
+            remote = _endpoint(row.remote) if row.remote else html.escape(_("— (listening)"))
+            holder = (f"fd {row.fd}" if row.owned
+                      else html.escape(_("no descriptor (the operating-system kernel keeps it)")))
             cells = [_endpoint(row.local), remote,
                      f"<span style='color:{colour}'>{row.state}</span>", holder]
             body.append(f"<tr class='netlesson-states-row' data-state='{row.state}' "
@@ -402,7 +416,8 @@ class SocketStates(WidgetHolder):
                         + "".join(f"<td style='padding:0 12px 0 0'>{c}</td>" for c in cells)
                         + "</tr>")
         if not body:
-            body.append("<tr><td colspan='4'>(no TCP sockets)</td></tr>")
+            body.append("<tr><td colspan='4'>{}</td></tr>".format(
+                html.escape(_("(no TCP sockets)"))))
         return (f"<table style='font-family:monospace;border-collapse:collapse'>"
                 f"<tr>{head}</tr>{''.join(body)}</table>")
 

@@ -152,10 +152,13 @@ def test_echo_console_sends_fast_typed_messages_whole_and_survives_run_all(cours
     start_code = 'background.start_tcp("nb02-tcp")'
     first = f"hello after run all {secrets.token_hex(3)}"
     _send_fast(notebook, console, first, "click")
-    expect(reply).to_contain_text(f"error: '{first}' was not echoed: server 'nb02-tcp' is "
-                                  f"stopped", timeout=15_000)
-    expect(reply).to_contain_text("run the cell with background.start_tcp('nb02-tcp') again, "
-                                  "then send again")
+    # in the course's language (Chinese unless NETLESSON_LANG=en in the lab's environment)
+    expect(reply).to_contain_text(re.compile(
+        re.escape(f"error: '{first}' was not echoed: server 'nb02-tcp' is stopped") + "|"
+        + re.escape(f"错误：'{first}' 没有得到回显：服务器 'nb02-tcp' 已经停止")), timeout=15_000)
+    expect(reply).to_contain_text(re.compile(
+        re.escape("run the cell with background.start_tcp('nb02-tcp') again, then send again")
+        + "|" + re.escape("请重新运行含有 background.start_tcp('nb02-tcp') 的单元格，然后再发送")))
     expect(reply).to_have_class(re.compile(r"netlesson-echo-error"))
     expect(box).to_have_value(first)  # a message that failed stays in the box
     start = notebook.code_cell_index(start_code)

@@ -39,7 +39,8 @@ def test_socket_states_widget_lists_kernel_sockets_and_refreshes(course):
     # the Jupyter kernel listens for JupyterLab on loopback: those rows are LISTEN
     expect(widget.locator('.netlesson-states-row[data-state="LISTEN"]').first).to_be_visible(
         timeout=15_000)
-    expect(widget.locator(".netlesson-states-status")).to_contain_text("read with")
+    # the status line in the course's language (Chinese unless NETLESSON_LANG=en)
+    expect(widget.locator(".netlesson-states-status")).to_contain_text(re.compile("read with|读取"))
 
     # a socket opened by a cell run after the widget shows up after Refresh
     listen = notebook.code_cell_index('listener = socket.create_server(("127.0.0.1", 0), backlog=0)')
@@ -53,7 +54,8 @@ def test_socket_states_widget_lists_kernel_sockets_and_refreshes(course):
     widget.locator(".netlesson-states-refresh").click()
     expect(widget.locator(".netlesson-states-status")).not_to_have_text(status, timeout=15_000)
     assert rows.count() >= before
-    port = re.search(r"refresh (\d+)", widget.locator(".netlesson-states-status").inner_text())
+    port = re.search(r"refresh (\d+)|第 (\d+) 次刷新",
+                     widget.locator(".netlesson-states-status").inner_text())
     assert port, "the status line does not count the refreshes"
     # the watched port is drawn in bold: at least one bold LISTEN row besides the kernel's
     bold = widget.locator('.netlesson-states-row[data-state="LISTEN"][style*="bold"]')

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -375,3 +376,37 @@ def test_a_sandbox_that_fails_costs_only_that_notebook(tmp_path, monkeypatch):
     assert (failed["status"], failed["points"], failed["flags"]) == ("error", "0", "grader error")
     assert "the sandbox did not start: bwrap: out of memory" in failed["feedback"]
     assert graded_row["points"] == graded_row["max_points"] != "0"
+
+
+def test_a_class_graded_in_chinese_gets_chinese_feedback_flags_and_progress(tmp_path, monkeypatch):
+    """NETLESSON_LANG=zh_CN: the CSV, the progress lines and the graded notebooks speak Chinese.
+
+    The timeout sentence is worded by the runner inside the sandbox, so it shows
+    that the grader's language reaches the sandbox; the flag codes stay English.
+    """
+    monkeypatch.setenv("NETLESSON_LANG", "zh_CN")
+    subs = tmp_path / "submitted"
+    submit(RELEASED, SOURCE, subs / "ann" / instructor.ASSIGNMENT,
+           {"ex03_mro_supplier": {"ex03-solution": "while True:\n    pass\n"}})
+    (subs / "ann" / instructor.ASSIGNMENT / "ex03_mro_supplier.ipynb").rename(
+        subs / "ann" / instructor.ASSIGNMENT / "ex03_MRO_supplier (1).ipynb")
+    lines: list[str] = []
+    path = grading.grade(subs, tmp_path / "grades.csv", source_dir=SOURCE, timeout=2, jobs=1,
+                         log=lines.append)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = {r["notebook"]: r for r in csv.DictReader(f)}
+    missing = rows["ex01_line_echo"]
+    assert (missing["status"], missing["feedback"], missing["flag_codes"]) == ("missing", "未提交", "")
+    row = rows["ex03_mro_supplier"]
+    assert row["points"] == "0"
+    assert row["flags"] == "交上来的文件名是 'ex03_MRO_supplier (1).ipynb'", row
+    assert row["flag_codes"] == "renamed-file"
+    # the grade id before each line, as in English: ": " (a prefix a spreadsheet can split on)
+    assert "ex03-solution: 运行超过 2 秒，被中断了（是死循环，还是没有设超时的 recv()？）" \
+        in row["feedback"], row["feedback"]
+    progress = [line for line in lines if line.startswith("[")]
+    assert len(progress) == 1 and re.fullmatch(r"\[1/1\] ann：0/\d+（\d+\.\d 秒）  标记：文件名不符",
+                                               progress[0]), progress
+    assert lines[-1].startswith("已批改 1 名学生的 1 个笔记本："), lines[-1]
+    log = (tmp_path / "grades-logs" / "ann" / "ex03_mro_supplier.log").read_text(encoding="utf-8")
+    assert log.startswith("ann / ex03_mro_supplier：0 分，满分 ")

@@ -7,6 +7,12 @@ import pytest
 from netlesson.quiz import reveal
 
 CHOICES = ["A", "B", "C"]
+
+
+@pytest.fixture(autouse=True)
+def chinese_messages(monkeypatch):
+    """The lessons' language: these tests read the verdicts in Chinese (NETLESSON_LANG=zh_CN)."""
+    monkeypatch.setenv("NETLESSON_LANG", "zh_CN")
 EVIDENCE = "one recv(1024) returned 1024 of the 3000 bytes"
 
 
@@ -49,3 +55,11 @@ def test_a_guess_that_is_not_a_choice_is_treated_as_no_guess(capsys, guess):
 def test_numbers_are_choices_too(capsys):
     out = _shown(capsys, 3, choices=[1, 2, 3, 4, 5], answer=3, evidence="received 3 copies")
     assert out.splitlines() == ["猜对了！答案就是 3。", "received 3 copies"]
+
+
+def test_the_verdicts_are_in_english_on_request(capsys, monkeypatch):
+    monkeypatch.setenv("NETLESSON_LANG", "en")
+    assert _shown(capsys, "?").startswith('Write down your prediction first: replace "?" with '
+                                          "one of 'A' / 'B' / 'C'")
+    assert _shown(capsys, "B").splitlines() == ["Right! The answer is 'B'.", EVIDENCE]
+    assert _shown(capsys, "A").splitlines()[0] == "Not quite: you guessed 'A', the answer is 'B'."

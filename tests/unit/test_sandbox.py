@@ -138,8 +138,18 @@ def test_environment_is_cleared(sandbox, monkeypatch):
     o = py("import json, os; print(json.dumps(dict(os.environ)))")
     env = json.loads(o.stdout)
     assert "NETLESSON_TEST_SECRET" not in env
-    assert set(env) <= {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PWD"}
+    assert set(env) <= {"PATH", "HOME", "LANG", "NETLESSON_LANG", "PYTHONDONTWRITEBYTECODE",
+                        "PYTHONUNBUFFERED", "PWD"}
     assert env["LANG"] == "C.UTF-8" and env["PYTHONUNBUFFERED"] == "1"
+
+
+@pytest.mark.parametrize("value, passed", [("en_US.UTF-8", "en"), ("zh-Hans", "zh_CN"),
+                                           ("", "zh_CN"), ("fr", "zh_CN")])
+def test_the_graders_language_is_passed_in_canonical_form(sandbox, monkeypatch, value, passed):
+    """The checkers' feedback inside a graded notebook speaks the language of the CSV."""
+    monkeypatch.setenv("NETLESSON_LANG", value)
+    o = py("import os; print(os.environ['NETLESSON_LANG'])")
+    assert o.stdout.decode().strip() == passed
 
 
 def test_stdin_and_result_channel(sandbox):

@@ -563,3 +563,21 @@ def test_mro_explorer_rejects_unknown_class_names_and_instances():
         explorer.select(RightOrder, "x")
     with pytest.raises(TypeError, match="takes classes"):
         widgets.MroExplorer([object()])
+
+
+def test_widgets_speak_chinese_by_default(monkeypatch, tcp_server):
+    """The lessons' language unless NETLESSON_LANG=en: labels, results and errors."""
+    monkeypatch.setenv("NETLESSON_LANG", "zh_CN")
+    explorer = widgets.mro_explorer()
+    assert explorer.select("ThreadingTCPServer", "server_address") is None
+    assert explorer.result_text == "server_address → ThreadingTCPServer 的所有类都没有定义它"
+    assert "要么它是实例属性" in explorer.explanation
+    explorer.select("ThreadingTCPServer", "proces_request")
+    assert "你是不是想找：process_request" in explorer.message.value
+    assert explorer.attribute.description == "属性"
+    console = widgets.echo_console(tcp_server)
+    assert console.send_button.description == "发送" and "回显控制台" in console.title.value
+    tcp_server.stop()
+    console.send("after stop")
+    assert console.last_error.startswith(f"服务器 {tcp_server.name!r} 已经停止，")
+    assert "错误：&#x27;after stop&#x27; 没有得到回显：服务器" in console.reply.value
