@@ -39,7 +39,10 @@ Promises every checker keeps, because a test cell runs in a student's kernel:
   datagram.  The check servers serve only peers that are sockets of this very
   process -- the checker's clients and the student's client under test -- and
   drop everything else before the student's code sees it (``_peers``), so
-  another user cannot make a correct answer fail.
+  another user cannot make a correct answer fail.  Exercise 8 hands the
+  student's own loop a bare listening socket instead; it listens on a
+  loopback address of its own (127.x.y.z, where the system has them), out of
+  the way of programs that connect to 127.0.0.1.
 * **It reports the student's exception.**  An exception raised in a handler
   thread would otherwise go to ``handle_error`` and be printed to stderr; the
   check servers record it and the message names it with its line.

@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
-import time
 
 from ..i18n import N_, checkers
 from ..serverlog import describe_bytes
 from ._harness import (YOUR_HANDLER, YOUR_HANDLER_CLASS, CheckTCPServer, checker, fail,
                        fail_if_server_error, make_check_server, require_class, serving)
-from ._wire import REPLY_TIMEOUT, connect, read_available, read_lines
+from ._wire import REPLY_TIMEOUT, connect, read_available, read_lines, send_and_read_lines
 
 _ = checkers.gettext
 
@@ -112,19 +111,17 @@ class _LineConversation:
         """Send *pieces*, expect the replies *expected*; *context* (an ``N_`` text) names the step."""
         __tracebackhide__ = True  # noqa: F841
         context = _(context)
-        for i, piece in enumerate(pieces):
-            if i and gap:
-                time.sleep(gap)
-            try:
-                self.sock.sendall(piece)
-            except OSError as exc:
-                fail_if_server_error(self.server,
-                                     _("while serving {context}").format(context=context))
-                fail(_("sending {context} failed ({error}): your handler closed the connection; "
-                       "handle() must keep reading lines until the client closes").format(
-                           context=context, error=exc))
+
+        def send_failed(exc):
+            __tracebackhide__ = True  # noqa: F841
+            fail_if_server_error(self.server, _("while serving {context}").format(context=context))
+            fail(_("sending {context} failed ({error}): your handler closed the connection; "
+                   "handle() must keep reading lines until the client closes").format(
+                       context=context, error=exc))
+
+        got, closed = send_and_read_lines(self.sock, pieces, len(expected), self.pending,
+                                          send_failed, gap)
         sent = b"".join(pieces)
-        got, closed = read_lines(self.sock, len(expected), self.pending)
         if got == expected:
             more, _closed = read_available(self.sock, idle=0.05)
             extra = bytes(self.pending) + more

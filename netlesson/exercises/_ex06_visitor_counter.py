@@ -68,40 +68,49 @@ class _WatchedLock:
 RACE_WIDENER = 0.003
 
 
-def _watched_server_class(server_class):
-    checked = checked_class(server_class)
+def _watched_server_class(server_class, watcher):
+    """*server_class* under watch: *watcher* (a mixin) in front of :func:`checked_class` of it.
 
-    class Watched(checked):
-        def __getattribute__(self, name):
-            value = super().__getattribute__(name)
-            if name == "count":
-                object.__getattribute__(self, "_nl_watch")("read")
-            return value
-
-        def __setattr__(self, name, value):
-            if name == "count":
-                self._nl_watch("changed")
-            super().__setattr__(name, value)
-
-        def _nl_watch(self, how: str):
-            if not self._nl_is_handler_thread():
-                return
-            lock = self.__dict__.get("lock")
-            if isinstance(lock, _WatchedLock) and not lock.held_by_me():
-                with self._nl_cond:
-                    self._nl_violations.append(how)
-            if how == "read":
-                time.sleep(RACE_WIDENER)
+    The class keeps the student's class name; its module is the watcher's.
+    """
+    class Watched(watcher, checked_class(server_class)):
+        pass
 
     Watched.__name__ = Watched.__qualname__ = server_class.__name__
+    Watched.__module__ = watcher.__module__
     return Watched
+
+
+class _CountWatcher:
+    """Notes each use of ``server.count`` by a handler thread not holding ``server.lock``."""
+
+    def __getattribute__(self, name):
+        value = super().__getattribute__(name)
+        if name == "count":
+            object.__getattribute__(self, "_nl_watch")("read")
+        return value
+
+    def __setattr__(self, name, value):
+        if name == "count":
+            self._nl_watch("changed")
+        super().__setattr__(name, value)
+
+    def _nl_watch(self, how: str):
+        if not self._nl_is_handler_thread():
+            return
+        lock = self.__dict__.get("lock")
+        if isinstance(lock, _WatchedLock) and not lock.held_by_me():
+            with self._nl_cond:
+                self._nl_violations.append(how)
+        if how == "read":
+            time.sleep(RACE_WIDENER)
 
 
 def _visitor_server(server_class, handler_class):
     __tracebackhide__ = True  # noqa: F841
     require_class(server_class, socketserver.TCPServer, YOUR_SERVER_CLASS)
     require_class(handler_class, socketserver.BaseRequestHandler, YOUR_HANDLER_CLASS)
-    server = make_check_server(_watched_server_class(server_class), handler_class,
+    server = make_check_server(_watched_server_class(server_class, _CountWatcher), handler_class,
                                server_class.__name__)
     object.__setattr__(server, "_nl_violations", [])
     if not hasattr(server, "count"):

@@ -33,10 +33,11 @@ import time
 from ..i18n import N_, checkers
 from ..serverlog import describe_bytes
 from ..source import defining_class
-from ._ex06_visitor_counter import _uses, _WatchedLock
-from ._harness import (YOUR_HANDLER_CLASS, YOUR_SERVER_CLASS, checked_class, checker, fail,
-                       fail_if_server_error, make_check_server, require_class, serving)
-from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, connect, read_available, read_lines
+from ._ex06_visitor_counter import _uses, _watched_server_class, _WatchedLock
+from ._harness import (YOUR_HANDLER_CLASS, YOUR_SERVER_CLASS, checker, fail, fail_if_server_error,
+                       make_check_server, require_class, serving)
+from ._wire import (LOOPBACK, REPLY_TIMEOUT, close_quietly, connect, read_available, read_lines,
+                    send_and_read_lines)
 
 _ = checkers.gettext
 
@@ -102,33 +103,29 @@ class _WatchedDict(dict):
 _COUNTERS = frozenset({"hits"})
 
 
-def _watched_server_class(server_class):
-    checked = checked_class(server_class)
+class _DataWatcher:
+    """Wraps ``server.data`` (in a :class:`_WatchedDict`) and ``server.lock`` as they are set."""
 
-    class Watched(checked):
-        def __setattr__(self, name, value):
-            if name == "data" and type(value) is dict:
-                value = _WatchedDict(value)
-                value._nl_server = self
-                if self.__dict__.get("_nl_violations") is not None:
-                    self._nl_note("changed")  # replaced server.data from a handler
-            elif name == "lock" and value is not None and hasattr(value, "acquire") \
-                    and not isinstance(value, _WatchedLock):
-                value = _WatchedLock(value)
-            super().__setattr__(name, value)
+    def __setattr__(self, name, value):
+        if name == "data" and type(value) is dict:
+            value = _WatchedDict(value)
+            value._nl_server = self
+            if self.__dict__.get("_nl_violations") is not None:
+                self._nl_note("changed")  # replaced server.data from a handler
+        elif name == "lock" and value is not None and hasattr(value, "acquire") \
+                and not isinstance(value, _WatchedLock):
+            value = _WatchedLock(value)
+        super().__setattr__(name, value)
 
-        def _nl_note(self, how: str, key=None):
-            if not self._nl_is_handler_thread():
-                return
-            lock = self.__dict__.get("lock")
-            if not (isinstance(lock, _WatchedLock) and lock.held_by_me()):
-                with self._nl_cond:
-                    self._nl_violations.append(how)
-            if how == "read" and key in _COUNTERS:
-                time.sleep(RACE_WIDENER)
-
-    Watched.__name__ = Watched.__qualname__ = server_class.__name__
-    return Watched
+    def _nl_note(self, how: str, key=None):
+        if not self._nl_is_handler_thread():
+            return
+        lock = self.__dict__.get("lock")
+        if not (isinstance(lock, _WatchedLock) and lock.held_by_me()):
+            with self._nl_cond:
+                self._nl_violations.append(how)
+        if how == "read" and key in _COUNTERS:
+            time.sleep(RACE_WIDENER)
 
 
 def _kv_server(server_class, handler_class):
@@ -143,7 +140,7 @@ def _kv_server(server_class, handler_class):
         fail(_("{attribute} should contain '127.0.0.1' (the checks connect from there); it is "
                "{value}").format(attribute=f"{server_class.__name__}.allowed_hosts",
                                  value=repr(server_class.allowed_hosts)))
-    server = make_check_server(_watched_server_class(server_class), handler_class,
+    server = make_check_server(_watched_server_class(server_class, _DataWatcher), handler_class,
                                server_class.__name__)
     object.__setattr__(server, "_nl_violations", [])
     data = server.__dict__.get("data")
@@ -251,19 +248,17 @@ class _Client:
         """Send *pieces*, expect the replies *expected*; *context* (an ``N_`` text) names the step."""
         __tracebackhide__ = True  # noqa: F841
         context, name = _(context), _(self.name)
-        for i, piece in enumerate(pieces):
-            if i and gap:
-                time.sleep(gap)
-            try:
-                self.sock.sendall(piece)
-            except OSError as exc:
-                fail_if_server_error(self.server,
-                                     _("while serving {context}").format(context=context))
-                fail(_("{client}: sending {context} failed ({error}): your handler closed the "
-                       "connection; handle() must keep reading commands until the client "
-                       "closes").format(client=name, context=context, error=exc))
+
+        def send_failed(exc):
+            __tracebackhide__ = True  # noqa: F841
+            fail_if_server_error(self.server, _("while serving {context}").format(context=context))
+            fail(_("{client}: sending {context} failed ({error}): your handler closed the "
+                   "connection; handle() must keep reading commands until the client "
+                   "closes").format(client=name, context=context, error=exc))
+
+        got, closed = send_and_read_lines(self.sock, pieces, len(expected), self.pending,
+                                          send_failed, gap)
         sent = b"".join(pieces)
-        got, closed = read_lines(self.sock, len(expected), self.pending)
         ok = len(got) == len(expected) and all(_matches(w, h) for w, h in zip(expected, got))
         if ok:
             more, _closed = read_available(self.sock, idle=0.05)

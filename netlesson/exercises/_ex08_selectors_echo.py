@@ -16,17 +16,26 @@ reported and unblocked as far as a thread can be (its listening socket is
 shut down and closed, every client connection too).  All clients are the
 checker's own sockets, driven from the checking thread, so the check starts
 no thread besides the worker -- which lets it prove the student's loop starts
-none either.  Nothing here is a ``socketserver`` server: another user on a
-shared host who connects to the listener is served an echo like any client,
-which cannot change the result of a check.
+none either.
+
+Nothing here is a ``socketserver`` server, so no ``_peers`` filter stands
+between a stranger and the student's ``accept()``.  Instead the listener sits
+on a loopback address of its own where the system has one (on Linux every
+127.x.y.z is loopback): a program elsewhere on the host that still connects
+to a port whose server has gone -- a hub's proxy retrying a stopped notebook
+server on 127.0.0.1, say -- is refused there instead of reaching the
+student's loop, whose first ``recv()`` would meet the stranger's reset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import secrets
 import select
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -35,7 +44,7 @@ from ..i18n import N_, checkers
 from ..serverlog import describe_bytes
 from ._harness import (Call, checker, describe_exception, fail, require_callable, start_call,
                        student_frame)
-from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, connect
+from ._wire import LOOPBACK, REPLY_TIMEOUT, close_quietly, read_up_to
 
 _ = checkers.gettext
 ngettext = checkers.ngettext
@@ -44,18 +53,39 @@ __all__ = ["check_selectors_echo", "check_selectors_echo_robust"]
 
 #: Seconds ``serve`` has to return once ``stop`` is set.
 STOP_DEADLINE = 1.0
-#: The send buffer of the server's connections (set on the listener, which they inherit).
+#: Seconds a ``serve`` that closed a client's connection gets to finish ending before the
+#: check decides whether it still runs (see :func:`_fail_if_serve_ended`).
+SETTLE = 1.0
+#: The send and receive buffers of the server's connections (set on the listener, which
+#: they inherit).  Fixed sizes (the kernel's autotuning off) bound how much of what a
+#: client sent can wait in the server's kernel, unread, and how much echo fits on its way.
 SERVER_SNDBUF = 64 << 10
+SERVER_RCVBUF = 64 << 10
+
+
+def _private_loopback() -> str:
+    """A random loopback address but 127.0.0.1 (by ``secrets``: ``random`` is the student's)."""
+    return "127.{}.{}.{}".format(1 + secrets.randbelow(254), secrets.randbelow(256),
+                                 1 + secrets.randbelow(254))
+
+
+def _listen() -> socket.socket:
+    """A listening socket on port 0 of a private loopback address, or of 127.0.0.1 if none."""
+    try:
+        return socket.create_server((_private_loopback(), 0), backlog=CLASS_BACKLOG)
+    except OSError:  # only 127.0.0.1 is loopback here (macOS)
+        return socket.create_server((LOOPBACK, 0), backlog=CLASS_BACKLOG)
 
 
 class _Run:
     """The student's ``serve(listener, stop)`` running in a worker thread, and our clients."""
 
     def __init__(self, serve):
-        self.listener = socket.create_server((LOOPBACK, 0), backlog=CLASS_BACKLOG)
+        self.listener = _listen()
         # accepted connections inherit the listener's send buffer: a small one makes a
         # client that reads slowly fill it quickly, as a slow network would
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SERVER_SNDBUF)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SERVER_RCVBUF)
         self.listener.setblocking(False)
         self.address = self.listener.getsockname()[:2]
         self.stop = threading.Event()
@@ -106,12 +136,20 @@ def _running(serve):
         run.finish()
 
 
-def _fail_if_serve_ended(run: _Run, context: str) -> None:
+def _fail_if_serve_ended(run: _Run, context: str, closed: bool = False) -> None:
     """``serve`` must still be running: say why it is not.
 
     *context* is a translated phrase saying when (``"while a client sent 1 MiB"``).
+    *closed*: the client that met the problem saw its connection closed.  A
+    ``serve`` that raised closes its connections (in its ``finally``, or as
+    its frames are freed) *before* its thread records the exception, so the
+    client can see the close while the thread has not yet ended: then ``serve``
+    gets up to :data:`SETTLE` seconds to end, and the verdict is the exception
+    it raised, not the close it caused -- whichever thread the machine runs first.
     """
     __tracebackhide__ = True  # noqa: F841
+    if closed:
+        run.call.done.wait(SETTLE)
     if not run.call.done.is_set():
         return
     if run.call.error is not None:
@@ -158,23 +196,7 @@ def _fail_if_threads(run: _Run, context: str) -> None:
 def _read_exactly(sock: socket.socket, size: int, timeout: float = REPLY_TIMEOUT
                   ) -> tuple[bytes, bool]:
     """Read *size* bytes, or what came before *timeout* s passed or the peer closed; ``(data, closed)``."""
-    data = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(data) < size:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return bytes(data), False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(size - len(data))
-        except TimeoutError:
-            return bytes(data), False
-        except OSError:
-            return bytes(data), True
-        if not chunk:
-            return bytes(data), True
-        data += chunk
-    return bytes(data), False
+    return read_up_to(sock, size, deadline=time.monotonic() + timeout)
 
 
 def _expect_echo(run: _Run, sock: socket.socket, message: bytes, who: str, context: str) -> None:
@@ -185,7 +207,7 @@ def _expect_echo(run: _Run, sock: socket.socket, message: bytes, who: str, conte
     if got == want:
         return
     context = _(context)
-    _fail_if_serve_ended(run, context)
+    _fail_if_serve_ended(run, context, closed)
     how = (_("the connection was closed") if closed
            else _("waited {seconds} s").format(seconds=f"{REPLY_TIMEOUT:g}"))
     if not got:
@@ -255,7 +277,7 @@ def check_selectors_echo(serve, clients: int = 20, rounds: int = 3) -> None:
                 socks.append(run.client())
             except OSError as exc:
                 _fail_if_serve_ended(run, _("while {clients} clients connected").format(
-                    clients=clients))
+                    clients=clients), closed=True)
                 fail(_("client {client} of {clients} could not connect ({error})").format(
                     client=i, clients=clients, error=exc))
         during = _("while {clients} clients were connected at the same time").format(
@@ -266,9 +288,9 @@ def check_selectors_echo(serve, clients: int = 20, rounds: int = 3) -> None:
                 sock.sendall(message)
             for i, (sock, message) in enumerate(zip(socks, messages)):
                 want = message.upper()
-                got, _closed = _read_exactly(sock, len(want))
+                got, closed = _read_exactly(sock, len(want))
                 if got != want and i > 0 and r == 0 and not got:
-                    _fail_if_serve_ended(run, during)
+                    _fail_if_serve_ended(run, during, closed)
                     fail(_("{clients} clients were connected at the same time; each sent one "
                            "line. Client 0 was answered, client {client} got nothing within "
                            "{seconds} s: your loop serves one client at a time (it stays with a "
@@ -278,7 +300,7 @@ def check_selectors_echo(serve, clients: int = 20, rounds: int = 3) -> None:
                                clients=clients, client=i, seconds=f"{REPLY_TIMEOUT:g}"))
                 if got != want:
                     # the same message again cannot be told apart: explain with what came
-                    _explain_round(run, i, message, got, clients)
+                    _explain_round(run, i, message, got, clients, closed)
             _fail_if_threads(run, _("{clients} clients at once").format(clients=clients))
         _fail_if_serve_ended(run, during)
         for i, sock in enumerate(socks):
@@ -290,10 +312,11 @@ def check_selectors_echo(serve, clients: int = 20, rounds: int = 3) -> None:
     _fail_if_not_stopped(run)
 
 
-def _explain_round(run: _Run, i: int, message: bytes, got: bytes, clients: int) -> None:
+def _explain_round(run: _Run, i: int, message: bytes, got: bytes, clients: int,
+                   closed: bool) -> None:
     __tracebackhide__ = True  # noqa: F841
     _fail_if_serve_ended(run, _("while {clients} clients were connected at the same time").format(
-        clients=clients))
+        clients=clients), closed)
     want = message.upper()
     if not got:
         hint = _("your loop never answered it: register every accepted connection with the "
@@ -326,22 +349,59 @@ def _fail_if_not_stopped(run: _Run) -> None:
                "return").format(error=describe_exception(run.call.error)))
 
 
-def _exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[bytes, int]:
-    """Send *payload* while reading the echo, both at once; ``(echo so far, bytes sent)``."""
+def _unacknowledged(sock: socket.socket) -> int:
+    """Bytes *sock* sent that the peer's kernel has not yet taken in (0 where we cannot tell)."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (AttributeError, OSError):
+        return 0
+    return struct.unpack("i", raw)[0]
+
+
+def _exchange(sock: socket.socket, payload: bytes, timeout: float,
+              unread: int = 0) -> tuple[bytes, int, bool]:
+    """Send *payload* and read the echo; ``(echo so far, bytes sent, closed)``.
+
+    No echo is read until the first *unread* bytes are sent and the server's
+    kernel has taken them all in -- so the server has read all but what its
+    receive buffer (:data:`SERVER_RCVBUF`) holds, and had to echo more than
+    the buffers on the way back hold: its ``send()`` found them full however
+    this machine runs the two threads.  A server that stops reading (its own
+    flow control, or it is stuck) makes that wait stall; after :data:`STALL`
+    seconds without progress, or *timeout* seconds in all, the echo is read
+    anyway.  Then sending and reading go on together, for *timeout* seconds.
+    """
     sock.setblocking(False)
     received = bytearray()
     sent = 0
+    closed = False
     deadline = time.monotonic() + timeout
+    holding = unread > 0  # no echo read yet
+    waiting = 0           # the server's kernel has not taken these in yet
+    progress = time.monotonic()
     try:
         while len(received) < len(payload):
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            if holding:
+                in_flight = _unacknowledged(sock)
+                if in_flight < waiting:
+                    progress = now
+                waiting = in_flight
+                holding = ((sent < unread or waiting > 0) and now - progress < STALL
+                           and now < deadline)
+                if not holding:
+                    deadline = now + timeout
+            left = deadline - now
             if left <= 0:
                 break
-            writers = [sock] if sent < len(payload) else []
-            readable, writable, _errors = select.select([sock], writers, [], min(left, 0.2))
+            readers = [] if holding else [sock]
+            writers = [sock] if sent < len(payload) and not (holding and sent >= unread) else []
+            readable, writable, _errors = select.select(readers, writers, [],
+                                                        min(left, 0.01 if holding else 0.2))
             if writable:
                 try:
                     sent += sock.send(payload[sent:sent + 65536])
+                    progress = time.monotonic()
                 except BlockingIOError:
                     pass
             if readable:
@@ -350,13 +410,14 @@ def _exchange(sock: socket.socket, payload: bytes, timeout: float) -> tuple[byte
                 except BlockingIOError:
                     continue
                 if not chunk:
+                    closed = True
                     break
                 received += chunk
     except OSError:
-        pass
+        closed = True
     finally:
         sock.settimeout(REPLY_TIMEOUT)
-    return bytes(received), sent
+    return bytes(received), sent, closed
 
 
 def _flood(sock: socket.socket, payload: bytes, seconds: float) -> int:
@@ -382,14 +443,25 @@ def _flood(sock: socket.socket, payload: bytes, seconds: float) -> int:
 #: The slow reader's payload, and its receive buffer (small, so a server that waits for it stalls).
 FLOOD_BYTES = 4 << 20
 SLOW_RCVBUF = 32 << 10
+#: The 1 MiB message, and how much of it is sent before any echo is read: more than twice
+#: what the server's send buffer (:data:`SERVER_SNDBUF`) and the client's receive buffer
+#: (:data:`SLOW_RCVBUF`) hold together, even as the kernel doubles them.
+BIG_BYTES = 1 << 20
+BIG_UNREAD = 512 << 10
+#: Seconds without sending progress after which :func:`_exchange` reads the echo anyway.
+#: The server's kernel reports progress only as its window reopens, after the server read
+#: half its receive buffer: 16 of a student's recv(4096), which a loaded machine may take
+#: a good part of a second to run.
+STALL = 2.0
 
 
 @checker
 def check_selectors_echo_robust(serve) -> None:
     """Exercise 8, part 2: partial reads and writes, a client that reads slowly, one that vanishes.
 
-    A line sent in three pieces; 1 MiB sent while the client reads the echo
-    (``send`` takes only part of it at a time); a client that sends 4 MiB and
+    A line sent in three pieces; 1 MiB from a client that reads the echo only
+    once it has sent half of it, so the server's send buffer is full whatever
+    the timing (``send`` takes only part at a time); a client that sends 4 MiB and
     reads nothing, while another client must still be answered; a client
     that resets its connection mid-message and one that connects and leaves;
     then the first client once more, and at ``stop`` every connection still
@@ -407,12 +479,12 @@ def check_selectors_echo_robust(serve) -> None:
         _expect_echo(run, first, b"one line, sent in three pieces\n", N_("a client"),
                      N_("while sending it in 3 pieces"))
 
-        big = run.client()
-        payload = bytes(range(97, 123)) * ((1 << 20) // 26 + 1)
-        payload = payload[:1 << 20]
-        echo, sent = _exchange(big, payload, timeout=3.0)
+        big = run.client(SO_RCVBUF=SLOW_RCVBUF)
+        payload = bytes(range(97, 123)) * (BIG_BYTES // 26 + 1)
+        payload = payload[:BIG_BYTES]
+        echo, sent, closed = _exchange(big, payload, timeout=3.0, unread=BIG_UNREAD)
         if echo != payload.upper():
-            _fail_if_serve_ended(run, _("while a client sent 1 MiB"))
+            _fail_if_serve_ended(run, _("while a client sent 1 MiB"), closed)
             _fail_if_threads(run, _("a 1 MiB message"))
             why = _("send() on a non-blocking socket sends what fits into the socket's buffer and "
                     "returns how much that was -- possibly less than you gave it. Keep the unsent "
@@ -431,9 +503,9 @@ def check_selectors_echo_robust(serve) -> None:
         flooded = _flood(slow, b"z" * FLOOD_BYTES, seconds=1.0)
         ping = run.client()
         ping.sendall(b"ping\n")
-        got, _closed = _read_exactly(ping, 5)
+        got, closed = _read_exactly(ping, 5)
         if got != b"PING\n":
-            _fail_if_serve_ended(run, _("while one client sent a lot and read nothing"))
+            _fail_if_serve_ended(run, _("while one client sent a lot and read nothing"), closed)
             why = _("your loop waits for the slow client to read (a blocking sendall()), and "
                     "everyone else waits too. Never block in the loop: send() what the connection "
                     "takes, keep the rest, and come back when the selector reports EVENT_WRITE")

@@ -53,29 +53,66 @@ def close_quietly(*socks):
             pass
 
 
+def read_up_to(sock: socket.socket, limit: int, *, bufsize: int | None = None,
+               deadline: float | None = None) -> tuple[bytes, bool]:
+    """Read until *limit* bytes came, the peer closed or ``recv()`` timed out; ``(data, closed)``.
+
+    Each ``recv()`` asks for *bufsize* bytes, or for exactly what is still
+    missing when *bufsize* is ``None``.  With *deadline* (a
+    :func:`time.monotonic` value) each one waits only for what is left of
+    it, so one deadline covers the whole read; otherwise each waits for the
+    socket's own timeout.  An error from ``recv()`` counts as closed.
+    """
+    data = bytearray()
+    while len(data) < limit:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+        try:
+            chunk = sock.recv(bufsize or limit - len(data))
+        except TimeoutError:
+            break
+        except OSError:
+            return bytes(data), True
+        if not chunk:
+            return bytes(data), True
+        data += chunk
+    return bytes(data), False
+
+
 def read_available(sock: socket.socket, idle: float = 0.2,
                    limit: int = 1 << 20) -> tuple[bytes, bool]:
     """Read whatever arrives until *idle* seconds of silence; ``(data, closed)``."""
-    data = bytearray()
     old = sock.gettimeout()
     sock.settimeout(idle)
     try:
-        while len(data) < limit:
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                return bytes(data), False
-            except OSError:
-                return bytes(data), True
-            if not chunk:
-                return bytes(data), True
-            data += chunk
+        return read_up_to(sock, limit, bufsize=65536)
     finally:
         try:
             sock.settimeout(old)
         except OSError:
             pass
-    return bytes(data), False
+
+
+def send_and_read_lines(sock: socket.socket, pieces: list[bytes], count: int, pending: bytearray,
+                        send_failed, gap: float = 0.0) -> tuple[list[bytes], bool]:
+    """Send *pieces*, *gap* s apart, then read *count* lines (:func:`read_lines`).
+
+    A send fails when the peer has closed the connection: then
+    ``send_failed(error)`` is called instead of reading -- the caller's own
+    explanation, which raises.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    for i, piece in enumerate(pieces):
+        if i and gap:
+            time.sleep(gap)
+        try:
+            sock.sendall(piece)
+        except OSError as exc:
+            send_failed(exc)
+    return read_lines(sock, count, pending)
 
 
 def read_lines(sock: socket.socket, count: int, pending: bytearray,
