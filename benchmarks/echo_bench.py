@@ -1,6 +1,6 @@
 """Echo throughput and stop-to-free-port time: netlesson against the seed's way.
 
-Two questions, answered on loopback in one run (about a minute):
+Two questions, answered on loopback in one run (about a minute and a half):
 
 1. **Round trips per second** with 1, 8 and 64 concurrent TCP clients against
    (a) a server written exactly like the seed's (``ThreadingTCPServer`` and a
@@ -14,10 +14,14 @@ Two questions, answered on loopback in one run (about a minute):
    own script (``benchmarks/seed_server.py``) with its output to a pipe too.
    (a), (b), (c) run under ``netlesson.concurrency``; (d), (e), (f) are
    started as commands, their port read from their listening socket.  The
-   clients run here, in one thread with a selector.  Turns alternate
-   (round 1: a b c d e f, round 2: b c d e f a, ...) so a burst of load
-   from elsewhere on the machine hits every server alike, and the table shows
-   the median over rounds.  Server CPU time per round trip is reported too: it
+   clients run here, in one thread with a selector.  Turns alternate, and
+   each server's turn comes right before or right after the turn of the
+   server it is compared with (round 1: d a b, e f, c; round 2: b a d, c, f
+   e; ...), so a burst of load from elsewhere on the machine hits both alike.
+   The table shows each server's median rate over rounds and, in brackets, the
+   median of its per-round ratios to its reference (the two turns of one
+   round ran side by side) with the middle half of those ratios: on a busy
+   machine they spread widely.  Server CPU time per round trip is reported too: it
    is what netlesson's extra work costs, and it changes less when the machine
    is busy than round trips per second do.  The children run without
    ``PYTHONUNBUFFERED`` (dropped from the environment if set), as in a
@@ -90,6 +94,8 @@ COMMANDS = {
     "cli-pipe": (["-m", "netlesson", "tcp-server", "--port", "0"], "pipe"),
 }
 CONCURRENCY = (1, 8, 64)
+#: servers whose turns run side by side in a round: each targeted one next to its reference
+TURN_GROUPS = (("cli", "seed", "netlesson"), ("seed-pipe", "cli-pipe"), ("asyncio",))
 RATIO_TARGET = 0.9
 STOP_TARGET_MS = 5.0
 README = HERE / "README.md"
@@ -163,8 +169,18 @@ def _start(kind: str):
     return concurrency.start_server(kind)
 
 
+def turn_order(r: int) -> list[str]:
+    """The servers' turns in round *r*: the groups of :data:`TURN_GROUPS`, each group first
+    in turn, and every other round backwards (so each server runs as often right before
+    its reference as right after it)."""
+    groups = TURN_GROUPS[r % len(TURN_GROUPS):] + TURN_GROUPS[:r % len(TURN_GROUPS)]
+    order = [kind for group in groups for kind in group]
+    return order[::-1] if r % 2 else order
+
+
 def throughput(rounds: int, total: int, timeout: float) -> dict:
-    """Median round trips/s and CPU per round trip for every (server, clients)."""
+    """Round trips/s (each round's, and their median) and CPU per round trip for every
+    (server, clients)."""
     rates = {(k, n): [] for k in SERVERS for n in CONCURRENCY}
     cpu = {(k, n): [0.0, 0] for k in SERVERS for n in CONCURRENCY}
     kinds = list(SERVERS)
@@ -173,7 +189,7 @@ def throughput(rounds: int, total: int, timeout: float) -> dict:
         for kind in kinds:
             procs[kind] = _start(kind)
         for r in range(rounds):
-            order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
+            order = turn_order(r)
             for n in CONCURRENCY:
                 messages = max(10, total // n)
                 for kind in order:
@@ -196,6 +212,7 @@ def throughput(rounds: int, total: int, timeout: float) -> dict:
                   file=sys.stderr, flush=True)
     return {
         key: {
+            "rates": values,  # one per round, in order
             "median": statistics.median(values),
             "min": min(values),
             "max": max(values),
@@ -314,15 +331,29 @@ def machine() -> str:
             f"load average at the end {load}")
 
 
+def paired_ratios(tp: dict, kind: str, n: int) -> list[float]:
+    """*kind*'s rate over its reference's, round by round (their turns ran side by side)."""
+    reference = REFERENCE.get(kind, "seed")
+    return [x / y for x, y in zip(tp[kind, n]["rates"], tp[reference, n]["rates"])]
+
+
+def middle_half(values: list[float]) -> tuple[float, float]:
+    """The 25th and 75th percentiles of *values*."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
 def report(tp: dict, stops: dict, args) -> tuple[str, bool]:
     out = []
     ok = True
     out.append(f"Measured {machine()}.")
     out.append("")
     out.append(f"**Echo round trips per second** (median of {args.rounds} alternating rounds; "
-               f"about {args.total} round trips per turn; "
-               f"ratio in brackets to the seed-style server whose output goes to the same place: "
-               f"(a) for /dev/null, (e) for a pipe)")
+               f"about {args.total} round trips per turn; in brackets the median of the "
+               f"per-round ratios to the seed-style server whose output goes to the same place "
+               f"-- (a) for /dev/null, (e) for a pipe -- and the middle half of those ratios)")
     out.append("")
     out.append("| server | " + " | ".join(f"{n} client{'s' if n > 1 else ''}"
                                           for n in CONCURRENCY) + " |")
@@ -334,8 +365,10 @@ def report(tp: dict, stops: dict, args) -> tuple[str, bool]:
             cell = f"{rate:,.0f}"
             reference = REFERENCE.get(kind, "seed")
             if kind != "seed" and reference:
-                ratio = rate / tp[reference, n]["median"]
-                cell += f" ({ratio:.2f}×)"
+                ratios = paired_ratios(tp, kind, n)
+                ratio = statistics.median(ratios)
+                low, high = middle_half(ratios)
+                cell += f" ({ratio:.2f}×, {low:.2f}–{high:.2f})"
                 if kind in TARGETED and ratio < RATIO_TARGET:
                     ok = False
             cells.append(cell)
@@ -362,11 +395,10 @@ def report(tp: dict, stops: dict, args) -> tuple[str, bool]:
             ok = False
     verdicts = []
     for kind in TARGETED:
-        reference = REFERENCE.get(kind, "seed")
-        ratios = [tp[kind, n]["median"] / tp[reference, n]["median"] for n in CONCURRENCY]
+        ratios = [statistics.median(paired_ratios(tp, kind, n)) for n in CONCURRENCY]
         verdicts.append(f"{SERVERS[kind].split()[0]} {', '.join(f'{r:.2f}×' for r in ratios)}")
-    met = all(tp[kind, n]["median"] / tp[REFERENCE.get(kind, "seed"), n]["median"]
-              >= RATIO_TARGET for kind in TARGETED for n in CONCURRENCY)
+    met = all(statistics.median(paired_ratios(tp, kind, n)) >= RATIO_TARGET
+              for kind in TARGETED for n in CONCURRENCY)
     stop_ms = max(stops['netlesson']['median'], stops['netlesson+client']['median'])
     out.append("")
     out.append(
@@ -390,7 +422,7 @@ def write_readme(text: str, command: str, path: Path = README) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9, help="throughput rounds (default 9)")
+    parser.add_argument("--rounds", type=int, default=15, help="throughput rounds (default 15)")
     parser.add_argument("--total", type=int, default=2000,
                         help="round trips per turn, split among the clients (default 2000)")
     parser.add_argument("--stop-runs", type=int, default=50, help="stop measurements per kind")

@@ -35,22 +35,26 @@ written by a timer thread: a handler thread then only appends its record, and
 never waits for a system call or for another handler (on a busy server that
 would cost more than the rest of its work on a message; see
 benchmarks/README.md).  Call :meth:`ServerLog.flush_echo` before writing to
-that stream yourself.
+that stream yourself, and before the program ends (the command-line servers
+do, on Ctrl-C and on SIGTERM).
+
+A handler writes through :meth:`ServerLog.writer`, one per connection
+(``netlesson.classroom.peer_log`` makes it): ``write(kind, **fields)`` is
+``record(kind, peer, **fields)`` with the peer filled in, and stores the record
+a busy handler writes for every message, ``write("received", data=data)``, in
+a few steps with no other Python call.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import itertools
-import string
 import threading
 import time
 import types
-from collections.abc import Mapping
-from typing import NamedTuple
 
-from .errors import format_address
+from ._records import (_DERIVED, KINDS, PREVIEW_BYTES, LogEntry, _checked, _entry, _lines,
+                       describe_bytes, describe_error, render_record)
 
 __all__ = ["ServerLog", "LogEntry", "KINDS", "PREVIEW_BYTES", "describe_bytes", "describe_error",
            "render_record"]
@@ -63,198 +67,7 @@ _current_thread = threading.current_thread
 #: message is one more chance to lose the GIL (a thread renamed later keeps its first name)
 _this_thread = threading.local()
 
-#: How many bytes of a message a record keeps, and a log line shows before it abbreviates.
-PREVIEW_BYTES = 60
-
-#: Every kind of record, and how its text is rendered: ``{peer}`` is the peer's
-#: address (``127.0.0.1:5000``), ``{error}`` the exception in one line (from the
-#: fields ``error_type`` and ``message``), the other
-#: names are the record's fields; a field holding bytes is shown by
-#: :func:`describe_bytes`.  A writer passes the exception itself as ``error=exc``;
-#: the record keeps ``error_type`` and ``message`` (select by those).
-KINDS = {
-    # a TCP connection (netlesson.tcp.UpperEchoHandler)
-    "connected": "connected: {peer}",
-    # TCP and UDP: data = the bytes read (the log keeps their start, and nbytes = their length)
-    "received": "received {data} from {peer}",
-    "reset": "reset by client: {peer} (it aborted: closed with unread data or SO_LINGER 0)",
-    "receive_failed": "receive failed from {peer}: {error}",
-    "reply_failed": "reply to {peer} failed: {error}",  # TCP and UDP
-    "closed": "closed: {peer} ({messages} recv, {nbytes} bytes)",
-    # a datagram longer than max_packet_size (netlesson.udp); nbytes = what was kept
-    "truncated": ("datagram from {peer} was longer than {nbytes} bytes: max_packet_size "
-                  "cut it; echoing the first {nbytes} bytes"),
-    # the server (netlesson.classroom, netlesson.background)
-    "handler_error": ("exception while handling a request from {peer} (the server keeps "
-                      "serving): {error}\n{traceback}"),
-    "serve_error": "serve_forever stopped with an error: {error}",
-    "close_error": "server_close() failed: {error}",
-    "stop_deferred": ("stop() was called from the serving thread: the server closes as soon "
-                      "as this request is finished"),
-    "close_deferred": ("stop() was called from a handler: the port is closed, and "
-                       "server_close() finishes when that handler returns"),
-    "close_waiting": ("server_close() is still waiting for handler threads (a client is "
-                      "still connected); the port is closed, the threads end when their "
-                      "clients leave"),
-    # a free sentence written with server.log(text), e.g. by a student's handler
-    "note": "{text}",
-}
-
-#: Placeholders of a template that are not fields of that name: what they are made from.
-_DERIVED = {"peer": (), "error": ("error_type", "message")}
-
-
-def _fields_shown(template: str) -> frozenset:
-    names = set()
-    for _, name, _, _ in string.Formatter().parse(template):
-        if name:
-            names.update(_DERIVED.get(name, (name,)))
-    return frozenset(names)
-
-
-#: kind -> the fields a record of that kind must have (its template shows them)
-_REQUIRED = {kind: _fields_shown(template) for kind, template in KINDS.items()}
-#: kind -> the placeholders its template shows, in order of appearance
-_PLACEHOLDERS = {kind: tuple(dict.fromkeys(name for _, name, _, _
-                                           in string.Formatter().parse(template) if name))
-                 for kind, template in KINDS.items()}
-#: the kinds whose text names the peer: their records must have one
-_ABOUT_A_PEER = frozenset(kind for kind, template in KINDS.items() if "{peer}" in template)
-
-
-def describe_bytes(data: bytes, limit: int = PREVIEW_BYTES, *, size: int | None = None) -> str:
-    """``repr`` of *data*, abbreviated after *limit* bytes with the full length named.
-
-    *size* is the length of the whole message when *data* is only its start
-    (as a record keeps it).
-
-    >>> describe_bytes(b'hello')
-    "b'hello'"
-    >>> describe_bytes(b'x' * 100, limit=4)
-    "b'xxxx'... (100 bytes)"
-    """
-    size = len(data) if size is None else size
-    if size <= limit:
-        return repr(bytes(data))
-    return f"{bytes(data[:limit])!r}... ({size} bytes)"
-
-
-def describe_error(error_type: str, message: str) -> str:
-    """How a record shows an error: ``ValueError: the message's first line ...``.
-
-    >>> describe_error("ValueError", "bad\\nvery bad")
-    'ValueError: bad ...'
-    >>> describe_error("NotImplementedError", "")
-    'NotImplementedError'
-    """
-    lines = str(message).strip().splitlines()
-    if not lines:
-        return error_type
-    return f"{error_type}: {lines[0]}" + (" ..." if len(lines) > 1 else "")
-
-
-def _checked(kind: str, peer, fields: dict) -> Mapping:
-    """*fields* as a record keeps them (read-only), or ``ValueError``.
-
-    An exception given as ``error`` is kept as its ``error_type`` and
-    ``message``; ``data`` is cut to :data:`PREVIEW_BYTES` bytes, with its
-    length in ``nbytes``.  *fields* must be a dict nobody else holds (a
-    ``**fields`` argument is).
-    """
-    required = _REQUIRED.get(kind)
-    if required is None:
-        raise ValueError(f"unknown log record kind {kind!r}; one of: {', '.join(KINDS)}")
-    if "error" in fields:
-        error = fields.pop("error")
-        if not isinstance(error, BaseException):
-            raise ValueError(f"error= takes the exception itself (error=exc), not {error!r}: "
-                             f"the record keeps its type and message")
-        fields["error_type"] = type(error).__name__
-        fields["message"] = str(error)
-    if not fields.keys() >= required:
-        missing = ", ".join(sorted(required.difference(fields)))
-        raise ValueError(f"a {kind!r} record needs the field(s) {missing} (its text "
-                         f"{KINDS[kind]!r} shows them); got: {', '.join(fields) or 'none'}")
-    if peer is None and kind in _ABOUT_A_PEER:
-        raise ValueError(f"a {kind!r} record is about a client: pass its address as peer")
-    data = fields.get("data")
-    if isinstance(data, (bytes, bytearray, memoryview)):  # keep only what a line shows
-        fields["nbytes"] = len(data)
-        fields["data"] = bytes(data[:PREVIEW_BYTES])
-    return types.MappingProxyType(fields)
-
-
-def _render(kind: str, peer, fields: Mapping) -> str:
-    # A busy server echoes a line per message: only the placeholders the template shows
-    # are looked at (_PLACEHOLDERS), and a peer's text is made once per peer.
-    values = {}
-    for name in _PLACEHOLDERS[kind]:
-        if name == "peer":
-            values[name] = _peer_text(peer)
-        elif name == "error":
-            values[name] = describe_error(fields["error_type"], fields.get("message", ""))
-        else:
-            value = fields[name]
-            if isinstance(value, (bytes, bytearray)):
-                value = describe_bytes(value, size=fields.get("nbytes") if name == "data"
-                                       else None)
-            values[name] = value
-    return KINDS[kind].format_map(values)
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_address(peer) -> str:
-    return format_address(peer)
-
-
-def _peer_text(peer) -> str:
-    try:
-        return _cached_address(peer)
-    except TypeError:  # an unhashable address (a list): not worth caching
-        return format_address(peer)
-
-
-def render_record(kind: str, peer=None, **fields) -> str:
-    """The text a record of *kind* about *peer* with *fields* shows, without storing it.
-
-    For a server that has no :class:`ServerLog` (its records go to ``logging``).
-    Raises ``ValueError`` as :meth:`ServerLog.record` does.
-    """
-    return _render(kind, peer, _checked(kind, peer, fields))
-
-
-class LogEntry(NamedTuple):
-    """One record: its sequence number, a ``time.time()`` stamp, the name of the
-    thread that wrote it, its ``kind`` (a key of :data:`KINDS`), the ``peer``
-    address it is about (``None`` for the server's own records and notes) and
-    its ``fields`` (a read-only mapping).  ``str(entry)`` and ``entry.text``
-    are the line a cell shows."""
-
-    seq: int
-    time: float
-    thread: str
-    kind: str
-    peer: tuple | None
-    fields: Mapping[str, object]
-
-    @property
-    def text(self) -> str:
-        return _render(self.kind, self.peer, self.fields)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _fields_of(fields) -> Mapping:
-    """A stored record's fields as a mapping (a ``received`` record keeps a plain pair)."""
-    if type(fields) is tuple:
-        return _proxy({"data": fields[0], "nbytes": fields[1]})
-    return fields
-
-
-def _entry(item: tuple) -> LogEntry:
-    seq, when, thread, kind, peer, fields = item
-    return LogEntry(seq, when, thread, kind, peer, _fields_of(fields))
+_ABSENT = object()  # ServerLog.writer: no data= given
 
 
 def _line_by_line(stream) -> bool:
@@ -328,7 +141,7 @@ class ServerLog:
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, got {maxlen}")
         self.maxlen = maxlen
-        self.echo = echo
+        self._echo = echo
         # LogEntry-shaped plain tuples; the oldest fall off the left end.  Writers take no
         # lock: next() on a count and deque.append() are each atomic, and a lock that every
         # handler thread takes for every message makes a busy server with many clients
@@ -348,6 +161,12 @@ class ServerLog:
         self._flush_scheduled = False  # a timer will write them
         self._flush_timer: threading.Timer | None = None  # the latest such timer
 
+    @property
+    def echo(self):
+        """The stream every record's line is also written to (``None``: none); fixed when
+        the log is made."""
+        return self._echo
+
     # -- writing -----------------------------------------------------------
     def record(self, kind: str, peer=None, **fields) -> None:
         """Add one record (thread-safe).
@@ -361,8 +180,8 @@ class ServerLog:
         Raises ``ValueError`` -- in the writer, before anything is stored --
         for an unknown kind, a missing field or a missing peer.  Never raises
         because of a bad sink: an ``echo`` stream that is closed is skipped.
-        Busy handlers call this once per message, so it stores a plain tuple
-        and renders no text itself, unless ``echo`` is a terminal (see benchmarks/).
+        It renders no text itself, unless ``echo`` is a terminal: a timer thread
+        does (see benchmarks/).  Handlers write through :meth:`writer`.
         """
         data = fields.get("data")
         if kind == "received" and peer is not None and len(fields) == 1 and type(data) is bytes:
@@ -377,21 +196,66 @@ class ServerLog:
             thread = _this_thread.name = _current_thread().name
         item = (next(self._seq), _now(), thread, kind, peer, fields)
         self._entries.append(item)
-        if self.echo is None:
+        if self._echo is None:
             return
         if self._echo_each:
             self._write_echo((item,))
             return
         self._unechoed.append(item)  # first, then the flag (flush_echo: the other way round)
         if not self._flush_scheduled:
-            self._flush_scheduled = True  # two writers may both start a timer: harmless
-            timer = threading.Timer(self.echo_delay, self.flush_echo)
-            timer.name = "netlesson-echo-flush"
-            timer.daemon = True
-            self._flush_timer = timer
-            timer.start()
+            self._schedule_flush()
         elif len(self._unechoed) > self.echo_backlog:  # the reader is behind: wait, as
             self.flush_echo()                          # print() would
+
+    def writer(self, peer):
+        """A callable for one connection's records: ``write(kind, **fields)`` is
+        ``record(kind, peer, **fields)``, with the same checks and errors.
+
+        ``netlesson.classroom.peer_log`` gives it to a handler as ``self.log``.  The
+        record a handler writes for every message, ``write("received", data=data)``,
+        is stored without calling :meth:`record`: on a server with many busy handler
+        threads, each Python call and allocation per message is one more chance for
+        a handler to lose the GIL to the others (benchmarks/README.md).
+        """
+        record = self.record
+        keep = self._entries.append
+        numbers = self._seq
+        batches = self._echo is not None and not self._echo_each
+        unechoed = self._unechoed
+        queue = unechoed.append
+
+        def write(kind: str, *, data=_ABSENT, **fields) -> None:
+            if kind != "received" or fields or type(data) is not bytes or peer is None:
+                if data is not _ABSENT:
+                    fields["data"] = data
+                return record(kind, peer, **fields)
+            # the same record as record() stores: see record()
+            try:
+                thread = _this_thread.name
+            except AttributeError:
+                thread = _this_thread.name = _current_thread().name
+            item = (next(numbers), _now(), thread, kind, peer,
+                    (data[:PREVIEW_BYTES], len(data)))
+            keep(item)
+            if batches:
+                queue(item)  # then the flag, as in record()
+                if not self._flush_scheduled:
+                    self._schedule_flush()
+                elif len(unechoed) > self.echo_backlog:
+                    self.flush_echo()
+            elif self._echo is not None:
+                self._write_echo((item,))
+
+        return write
+
+    def _schedule_flush(self) -> None:
+        """Start the timer thread that writes the waiting records ``echo_delay`` s from now."""
+        self._flush_scheduled = True  # two writers may both start a timer: harmless
+        timer = threading.Timer(self.echo_delay, self.flush_echo)
+        timer.name = "netlesson-echo-flush"
+        timer.daemon = True
+        self._flush_timer = timer
+        timer.start()
 
     def flush_echo(self) -> None:
         """Write the records not yet on ``echo`` now, and flush it.
@@ -399,7 +263,7 @@ class ServerLog:
         Runs by itself at most :attr:`echo_delay` seconds after a record; call
         it before writing to the ``echo`` stream yourself, and before exit.
         """
-        if self.echo is None:
+        if self._echo is None:
             return
         with self._echo_lock:
             timer, self._flush_timer = self._flush_timer, None
@@ -420,9 +284,8 @@ class ServerLog:
         """Each record's text as one line, all in one write, then a flush."""
         try:
             if items:
-                self.echo.write("".join([_render(kind, peer, _fields_of(fields)) + "\n"
-                                         for _, _, _, kind, peer, fields in items]))
-            self.echo.flush()
+                self._echo.write(_lines(items))
+            self._echo.flush()
         except (OSError, ValueError):  # closed terminal: keep serving
             pass
 

@@ -16,7 +16,8 @@ from netlesson import tcp
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "tests" / "seed_style"
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+# English messages (NETLESSON_LANG=en): built at import, before conftest's fixture sets it
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", "NETLESSON_LANG": "en"}
 
 
 def _spawn(args, **kwargs):

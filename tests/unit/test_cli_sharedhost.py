@@ -21,7 +21,8 @@ from netlesson import cli, sharedhost, tcp
 from netlesson.sharedhost import PortHolder
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+# English messages (NETLESSON_LANG=en): built at import, before conftest's fixture sets it
+ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "NETLESSON_LANG": "en"}
 ENV.pop("NETLESSON_PORT", None)
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
