@@ -3,6 +3,8 @@
 06_pitfalls and 02_tcp_echo say: when a client process is killed, the OS closes its
 sockets with a normal FIN, so the server's ``recv`` returns ``b''``; a reset (RST,
 ``ConnectionResetError``) comes from an abortive close such as ``SO_LINGER`` (1, 0).
+08_socket_states relies on a full listen queue dropping SYNs, and on closing the
+clients it dropped before it accepts (see the last test).
 """
 
 import signal
@@ -10,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -76,3 +79,52 @@ def test_client_closing_with_so_linger_zero_resets_the_connection():
             # close() with SO_LINGER (1, 0) aborts: the kernel sends RST instead of FIN
             with pytest.raises(ConnectionResetError):
                 conn.recv(1024)  # b'' here would mean a FIN, not a reset
+
+
+def _full_backlog_0_queue():
+    """08_socket_states' section 3: a backlog-0 listener holding one connection, and two
+    clients whose SYN it dropped (they retransmit it about 1 s and 3 s later)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    listener.settimeout(TIMEOUT)
+    address = listener.getsockname()
+    first = socket.create_connection(address, timeout=TIMEOUT)
+    later = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(address)
+        later.append(sock)
+    return listener, address, first, later
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux drops SYNs to a full queue")
+@pytest.mark.parametrize("close_before_accept", [False, True])
+def test_a_dropped_syn_retransmitted_after_accept_takes_the_freed_queue_slot(close_before_accept):
+    """Why 08 closes the two dropped clients *before* its accept(): a client left open
+    retransmits its SYN; once accept() has freed the one slot, that SYN completes a
+    handshake and the connection sits in the queue after its client closed, so the next
+    connect to the listener is dropped too (a loaded machine reached the retransmit
+    between 08's accept and close, and its section 6 timed out)."""
+    listener, address, first, later = _full_backlog_0_queue()
+    try:
+        if close_before_accept:
+            for sock in later:
+                sock.close()
+        server_side, _ = listener.accept()
+        server_side.close()
+        if not close_before_accept:
+            time.sleep(1.5)  # the first retransmission (~1 s) lands while they are open
+            for sock in later:
+                sock.close()
+        try:
+            with socket.create_connection(address, timeout=1.5):
+                connected = True
+        except TimeoutError:
+            connected = False
+        assert connected is close_before_accept
+    finally:
+        first.close()
+        for sock in later:
+            sock.close()
+        listener.close()
