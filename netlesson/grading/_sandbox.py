@@ -320,7 +320,8 @@ def _inside(path: str, top: str) -> bool:
 def _python_binds() -> tuple[tuple[str, str], ...]:
     """(source, destination) read-only binds: the interpreter, its packages, netlesson's package."""
     package = os.path.realpath(os.path.dirname(netlesson.__file__))
-    project = os.path.dirname(package)
+    project = os.path.dirname(package)  # a checkout's (editable install): of it only the package
+    project = project if os.path.exists(os.path.join(project, "pyproject.toml")) else None
     try:  # sys.path of a fresh interpreter in the sandbox's environment (.pth files included)
         probe = subprocess.run([sys.executable, "-I", "-c", "import sys, json; print(json.dumps(sys.path))"],
                                env=_env("/nonexistent"), capture_output=True, timeout=60, check=True)
@@ -333,7 +334,7 @@ def _python_binds() -> tuple[tuple[str, str], ...]:
     for path in filter(os.path.isdir, filter(None, wanted)):
         for dest in {os.path.abspath(path), os.path.realpath(path)}:
             # never the checkout or anything above it: of it, only the package
-            if dest != "/" and not _inside(project, dest) and not _inside(dest, "/usr"):
+            if dest != "/" and not (project and _inside(project, dest)) and not _inside(dest, "/usr"):
                 dests.add(dest)
     ordered = sorted(dests, key=lambda p: Path(p).parts)
     kept = [d for i, d in enumerate(ordered) if not any(_inside(d, k) for k in ordered[:i])]

@@ -393,3 +393,17 @@ def test_input_names_must_stay_inside():
     for bad in ("/etc/passwd", "../up", "a/../../b", ""):
         with pytest.raises(ValueError):
             py("pass", inputs={bad: b""}, sandboxed=False)
+
+
+def test_an_installed_netlesson_has_its_environment_bound(monkeypatch):
+    """A non-editable install (a hub's or an image's environment) keeps netlesson in
+    site-packages: the environment holding it must be bound, or bwrap cannot even start
+    its Python (seen on the hub: execvp .../bin/python: No such file).  Only a checkout's
+    parent (pyproject.toml there) is hidden."""
+    import sysconfig
+
+    purelib = sysconfig.get_paths()["purelib"]
+    monkeypatch.setattr(netlesson, "__file__", os.path.join(purelib, "netlesson", "__init__.py"))
+    dests = [dest for _, dest in _sandbox._python_binds.__wrapped__()]
+    assert any(_sandbox._inside(os.path.realpath(sys.prefix), dest) for dest in dests), dests
+    assert any(_sandbox._inside(purelib, dest) for dest in dests), dests
