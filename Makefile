@@ -26,6 +26,10 @@ NB     ?=
 SUBMISSIONS ?= submitted
 COURSE ?= course
 CHECK_PYTHON = $(PYTHON) -c 'import sys; sys.exit("netlesson needs Python >= 3.11, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+# make hub: a real JupyterHub on this machine (deploy/hub.py, docs/instructors.md)
+HUB_PREFIX ?= /opt/netlesson-hub
+HUB_PORT ?= 8000
+HUB_STUDENTS ?= 3
 # JupyterLab settings for the course's environment: no news or update pop-ups
 LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
 
@@ -52,6 +56,8 @@ help:
 	@echo "make student-branch  commit HEAD without instructor/ (the solutions) on the branch"
 	@echo "               students, for clones, nbgitpuller and Binder; prints what to push"
 	@echo "make bench     run the benchmarks"
+	@echo "make hub       try the course on a real JupyterHub on this machine (as root): installs it"
+	@echo "               into HUB_PREFIX=$(HUB_PREFIX), adds accounts, prints the URL (deploy/hub.py)"
 	@echo "make constraints  re-pin constraints.txt to the newest versions that install"
 
 # pip's output goes to a log; on failure its end is shown
@@ -139,6 +145,15 @@ grade: instructor-setup
 student-branch:
 	$(PYTHON) tools/student_branch.py
 
+# a real JupyterHub for trying the class (root: each student is a system user);
+# Ctrl-C stops it.  The classroom test (tests/hub/) starts the same hub.
+.PHONY: hub hub-setup
+hub:
+	$(PYTHON) deploy/hub.py run --prefix $(HUB_PREFIX) --port $(HUB_PORT) --students $(HUB_STUDENTS)
+
+hub-setup:
+	$(PYTHON) deploy/hub.py install --prefix $(HUB_PREFIX)
+
 bench: setup
 	$(BIN)/python benchmarks/echo_bench.py
 
@@ -146,7 +161,7 @@ bench: setup
 constraints:
 	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install -q --upgrade pip
-	.venv-constraints/bin/python -m pip install -q -e '.[test,ci,site,instructor]'
+	.venv-constraints/bin/python -m pip install -q -e '.[test,ci,site,instructor,hub]'
 	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-constraints/bin/python -m pip freeze --exclude-editable \
 	    | grep -vi '^netlesson'; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	rm -rf .venv-constraints
