@@ -43,7 +43,7 @@ def test_socket_states_widget_lists_kernel_sockets_and_refreshes(course):
     expect(widget.locator(".netlesson-states-status")).to_contain_text(re.compile("read with|读取"))
 
     # a socket opened by a cell run after the widget shows up after Refresh
-    listen = notebook.code_cell_index('listener = socket.create_server(("127.0.0.1", 0), backlog=0)')
+    listen = notebook.code_cell_index('listener = socket.create_server((own_loopback, 0), backlog=0)')
     assert listen > make, f"{STATES_NOTEBOOK}: no cell creating the listener after the widget"
     notebook.run_cell(listen)
     output = page.locator(CELLS).nth(listen)
