@@ -4,8 +4,10 @@
 bug shows up as a failure, never as a hung suite.
 """
 
+import importlib.util
 import itertools
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +71,14 @@ def _no_leaked_servers():
     for h in leaked:
         h.stop()
     assert not leaked, f"test left servers running: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def messages_tool():
+    """tools/messages.py (the catalogs' extract, compile and check), imported as a module:
+    it is a script, not part of the package."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "messages.py"
+    spec = importlib.util.spec_from_file_location("netlesson_messages_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import errno
-import importlib.util
 import os
 import socket
 import subprocess
@@ -31,12 +30,6 @@ from netlesson.i18n import core
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _tools_messages():
-    spec = importlib.util.spec_from_file_location("netlesson_tools_messages",
-                                                  ROOT / "tools" / "messages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- choosing the language ------------------------------------------------------------
@@ -98,18 +91,18 @@ def test_an_unknown_domain_is_refused():
 
 
 @pytest.mark.parametrize("domain", i18n.DOMAINS)
-def test_every_message_of_the_domain_is_translated_and_compiled(domain):
+def test_every_message_of_the_domain_is_translated_and_compiled(domain, messages_tool):
     """Like ``python tools/messages.py check``: translated, not fuzzy, placeholders kept, .mo current."""
-    problems = _tools_messages().problems((domain,))
+    problems = messages_tool.problems((domain,))
     assert not problems, "\n".join(problems[:40])
 
 
-def test_a_message_hidden_in_an_f_string_is_reported(tmp_path):
+def test_a_message_hidden_in_an_f_string_is_reported(tmp_path, messages_tool):
     """Babel reads an f-string as one token: a _() inside it would silently stay English."""
     source = tmp_path / "module.py"
     source.write_text('x = f"<b>{_(\'Send\')}</b>"\ny = _("fine") + f"{n} items"\n'
                       'z = f"{core.gettext(\'hidden\')}"\n', encoding="utf-8")
-    found = _tools_messages()._hidden_in_f_strings(source)
+    found = messages_tool._hidden_in_f_strings(source)
     assert [line.split(": ", 1)[0] for line in found] == [f"{source}:1", f"{source}:3"], found
 
 
