@@ -4,7 +4,8 @@
 sockets with a normal FIN, so the server's ``recv`` returns ``b''``; a reset (RST,
 ``ConnectionResetError``) comes from an abortive close such as ``SO_LINGER`` (1, 0).
 08_socket_states relies on a full listen queue dropping SYNs, and on closing the
-clients it dropped before it accepts (see the last test).
+clients it dropped before it accepts; its reading client must outlast a slow server
+(the last tests).
 """
 
 import signal
@@ -12,8 +13,11 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from netlesson import framing
@@ -128,3 +132,50 @@ def test_a_dropped_syn_retransmitted_after_accept_takes_the_freed_queue_slot(clo
         for sock in later:
             sock.close()
         listener.close()
+
+
+LESSON_08 = Path(__file__).resolve().parents[2] / "notebooks" / "08_socket_states.ipynb"
+
+
+def _lesson_08_reading_client():
+    """08's ``reading_client`` as the lesson defines it (its cell, without the call)."""
+    nb = nbformat.read(LESSON_08, as_version=4)
+    [cell] = [c for c in nb.cells
+              if c.cell_type == "code" and "def reading_client(" in c.source]
+    definition = cell.source.split("\nreply = reading_client(")[0]
+    namespace = {"socket": socket, "threading": threading}
+    exec(compile(definition, str(LESSON_08), "exec"), namespace)
+    return namespace["reading_client"]
+
+
+def _slow_upper_echo(listener, bytes_per_second):
+    """One connection: read, wait as a server on a busy machine would, reply upper-cased."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(TIMEOUT)
+        while chunk := conn.recv(65536):
+            time.sleep(len(chunk) / bytes_per_second)
+            conn.sendall(chunk.upper())
+
+
+@pytest.mark.timeout(60)
+def test_08_reading_client_finishes_when_the_server_is_slow():
+    """On a hub with a class running 08 at once, 32 MiB took more than the 3 s the
+    reading client once allowed, and its ``sendall`` timed out: a socket timeout bounds
+    the whole ``sendall`` (Python >= 3.5), not each send. Here the lesson's 32 MiB at
+    4 MiB/s takes about 8 s; the socket buffers hold a few MiB of it, so ``sendall``
+    itself lasts some 5 s, more than that old timeout."""
+    reading_client = _lesson_08_reading_client()
+    message = b"a" * (32 * 1024 * 1024)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(TIMEOUT)
+        server = threading.Thread(target=_slow_upper_echo,
+                                  args=(listener, 4 * 1024 * 1024), daemon=True)
+        server.start()
+        started = time.monotonic()
+        reply = reading_client(listener.getsockname(), message)
+        elapsed = time.monotonic() - started
+        server.join(TIMEOUT)
+    assert not server.is_alive()
+    assert elapsed > 5, "the server was not slow enough to test the timeout"
+    assert reply == message.upper()
