@@ -12,8 +12,11 @@ Two questions, answered on loopback in one run (about a minute and a half):
    own, printing a line per event like the seed -- with its output (d) to
    /dev/null and (f) to a pipe that a thread here reads, against (e) the seed's
    own script (``benchmarks/seed_server.py``) with its output to a pipe too.
-   (a), (b), (c) run under ``netlesson.concurrency``; (d), (e), (f) are
-   started as commands, their port read from their listening socket.  The
+   Every server is a command in a process and a session of its own, as in a
+   terminal ((a), (b), (c): ``python -m netlesson concurrency-server KIND
+   --forever``), its port read from its listening socket: with the kernel's
+   autogroup scheduling, a server in the benchmark's own session would share
+   a scheduling group with the clients and the others would not.  The
    clients run here, in one thread with a selector.  Turns alternate, and
    each server's turn comes right before or right after the turn of the
    server it is compared with (round 1: d a b, e f, c; round 2: b a d, c, f
@@ -86,9 +89,16 @@ SERVERS = {
 REFERENCE = {"seed-pipe": None, "cli-pipe": "seed-pipe"}
 #: the servers that must reach RATIO_TARGET
 TARGETED = ("netlesson", "cli", "cli-pipe")
-#: servers started as users start them (a command in a process of its own), not by
-#: netlesson.concurrency: the command and where its standard output goes
+#: every server as a command in a process and a session of its own, as a server started
+#: in a terminal runs: the command and where its standard output goes.  One session
+#: each, for all of them alike: with the kernel's autogroup scheduling
+#: (``kernel.sched_autogroup_enabled``), a process in a new session competes with the
+#: clients here as a group of its own, and a server that shares the benchmark's session
+#: does not (see "Same scheduling for every server" in benchmarks/README.md).
 COMMANDS = {
+    **{kind: (["-m", "netlesson", "concurrency-server", kind, "--port", "0", "--forever"],
+              "devnull")
+       for kind in ("seed", "netlesson", "asyncio")},
     "cli": (["-m", "netlesson", "tcp-server", "--port", "0"], "devnull"),
     "seed-pipe": ([str(HERE / "seed_server.py"), "0"], "pipe"),
     "cli-pipe": (["-m", "netlesson", "tcp-server", "--port", "0"], "pipe"),
@@ -163,10 +173,8 @@ class CommandServer:
             self.process.stdout.close()
 
 
-def _start(kind: str):
-    if kind in COMMANDS:
-        return CommandServer(*COMMANDS[kind])
-    return concurrency.start_server(kind)
+def _start(kind: str) -> CommandServer:
+    return CommandServer(*COMMANDS[kind])
 
 
 def turn_order(r: int) -> list[str]:
@@ -326,9 +334,13 @@ def _summary(seconds: list[float]) -> dict:
 
 def machine() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        autogroup = "n/a"
     return (f"{datetime.date.today().isoformat()}, {platform.system()} {platform.machine()}, "
             f"nproc {os.cpu_count()}, Python {platform.python_version()}, "
-            f"load average at the end {load}")
+            f"sched_autogroup_enabled {autogroup}, load average at the end {load}")
 
 
 def paired_ratios(tp: dict, kind: str, n: int) -> list[float]:

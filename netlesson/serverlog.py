@@ -218,33 +218,39 @@ class ServerLog:
         a handler to lose the GIL to the others (benchmarks/README.md).
         """
         record = self.record
+        if peer is None:  # record() says what is missing
+            def write(kind: str, **fields) -> None:
+                return record(kind, None, **fields)
+            return write
         keep = self._entries.append
         numbers = self._seq
         batches = self._echo is not None and not self._echo_each
+        each = self._echo is not None and self._echo_each
         unechoed = self._unechoed
         queue = unechoed.append
 
         def write(kind: str, *, data=_ABSENT, **fields) -> None:
-            if kind != "received" or fields or type(data) is not bytes or peer is None:
-                if data is not _ABSENT:
-                    fields["data"] = data
-                return record(kind, peer, **fields)
-            # the same record as record() stores: see record()
-            try:
-                thread = _this_thread.name
-            except AttributeError:
-                thread = _this_thread.name = _current_thread().name
-            item = (next(numbers), _now(), thread, kind, peer,
-                    (data[:PREVIEW_BYTES], len(data)))
-            keep(item)
-            if batches:
-                queue(item)  # then the flag, as in record()
-                if not self._flush_scheduled:
-                    self._schedule_flush()
-                elif len(unechoed) > self.echo_backlog:
-                    self.flush_echo()
-            elif self._echo is not None:
-                self._write_echo((item,))
+            if kind == "received" and type(data) is bytes and not fields:
+                # the same record as record() stores: see record()
+                try:
+                    thread = _this_thread.name
+                except AttributeError:
+                    thread = _this_thread.name = _current_thread().name
+                item = (next(numbers), _now(), thread, "received", peer,
+                        (data[:PREVIEW_BYTES], len(data)))
+                keep(item)
+                if batches:
+                    queue(item)  # then the flag, as in record()
+                    if not self._flush_scheduled:
+                        self._schedule_flush()
+                    elif len(unechoed) > self.echo_backlog:
+                        self.flush_echo()
+                elif each:
+                    self._write_echo((item,))
+                return
+            if data is not _ABSENT:
+                fields["data"] = data
+            record(kind, peer, **fields)
 
         return write
 
