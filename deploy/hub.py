@@ -499,17 +499,23 @@ def _run_hub(args) -> int:
     hub = Hub(prefix=prefix, state=state, port=args.port, api_port=args.api_port,
               proxy_api_port=args.proxy_api_port, exchange=exchange, students=students,
               instructors=instructors, user_password=saved["user"], admin_password=saved["admin"])
-    hub.start()
-    print(f"""
+    # Started without a terminal (nohup, a service manager, `&` in a script), this
+    # process has SIGINT ignored and is stopped with SIGTERM (or SIGHUP when its
+    # terminal goes away).  The hub runs in a session of its own and outlives us
+    # unless we stop it, so both end here the way Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    try:
+        hub.start()
+        print(f"""
 JupyterHub is running: {hub.url}
   students:   {', '.join(students)}   password: {saved['user']}
   instructor: {args.instructor}   password: {saved['admin']}   (admin; nbgrader in a terminal)
   (the test authenticator: for trying only -- see docs/instructors.md for a class)
   log: {state / 'jupyterhub.log'}
-Ctrl-C stops the hub and every student's server.  Remove the accounts with
+Ctrl-C (or SIGTERM) stops the hub and every student's server.  Remove the accounts with
   python3 deploy/hub.py remove-accounts
 """, flush=True)
-    try:
         while hub.process is not None and hub.process.poll() is None:
             time.sleep(1)
         print(f"JupyterHub stopped; the end of its log:\n{hub.log_tail()}", file=sys.stderr)
@@ -518,7 +524,17 @@ Ctrl-C stops the hub and every student's server.  Remove the accounts with
         print("\nStopping the hub ...", flush=True)
         return 0
     finally:
+        _ignore_stop_signals()  # a second Ctrl-C or SIGTERM must not cut the stop short
         hub.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _remove_accounts(args) -> int:

@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-import hub as hubmod
 import hubdriver
 
 pytestmark = pytest.mark.timeout(2400)
@@ -54,14 +52,7 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "instructor" / "exercises").glob("*.i
 REPORT = ROOT / "artifacts" / "hub" / "classroom.json"
 
 
-def _missing() -> list[str]:
-    found = hubmod.problems()
-    if shutil.which("bwrap") is None:
-        found.append("bubblewrap's bwrap is missing (the grader's sandbox): apt-get install bubblewrap")
-    return found
-
-
-MISSING = _missing()
+MISSING = hubdriver.missing()
 if MISSING and not REQUIRED:
     pytest.skip("no JupyterHub classroom here: " + "; ".join(MISSING), allow_module_level=True)
 
