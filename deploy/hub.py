@@ -66,6 +66,11 @@ COURSE_ID = "netlesson"
 #: assignment list (fetch, submit, fetch feedback) stays
 NBGRADER_SERVER_OFF = ("formgrader", "course_list", "validate_assignment")
 NBGRADER_LAB_OFF = ("formgrader", "create-assignment", "course-list", "validate-assignment")
+#: JupyterLab settings every student starts with (as ``make setup`` writes for ``make lab``,
+#: and binder/postBuild for Binder): no "official Jupyter news?" question and no update
+#: check on a student's first screen
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification":
+                 {"fetchNews": "false", "checkForUpdates": False}}
 #: the node version configurable-http-proxy 5.1 needs
 NODE_MAJOR = 18
 
@@ -258,7 +263,8 @@ def _project_copy(target: Path) -> Path:
 
 
 def _configure_singleuser(env: Path, logfile: Path) -> None:
-    """Students' servers: kernels on IPC; nbgrader's exchange; only the assignment list."""
+    """Students' servers: kernels on IPC; nbgrader's exchange; only the assignment list;
+    JupyterLab's news question off."""
     etc = env / "etc" / "jupyter"
     (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     for path in SINGLEUSER.rglob("*"):
@@ -279,6 +285,9 @@ def _configure_singleuser(env: Path, logfile: Path) -> None:
     settings.setdefault("lockedExtensions", {}).update(
         {f"@jupyter/nbgrader:{plugin}": True for plugin in NBGRADER_LAB_OFF})
     page_config.write_text(json.dumps(settings, indent=2) + "\n")
+    overrides = env / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(LAB_OVERRIDES, indent=2) + "\n")
 
 
 def _install_proxy(target: Path, logfile: Path) -> None:

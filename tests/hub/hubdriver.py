@@ -526,6 +526,12 @@ def missing() -> list[str]:
     found = hubmod.problems()
     if shutil.which("bwrap") is None:
         found.append("bubblewrap's bwrap is missing (the grader's sandbox): apt-get install bubblewrap")
+    if shutil.which("chromium") is None:
+        found.append("no chromium for the first look in a browser: apt-get install chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        found.append("playwright is missing: pip install -e '.[ci]'")
     return found
 
 
@@ -556,6 +562,8 @@ class ClassResult:
     errors: list = field(default_factory=list)        # failures outside one student
     lessons: list = field(default_factory=list)
     updates: dict = field(default_factory=dict)       # name -> what nbgitpuller's merge left
+    as_opened: dict = field(default_factory=dict)     # lesson -> what the browser showed
+    lab_notification: dict | None = None              # a student's JupyterLab news settings
 
 
 def run_class(*, root, students: int, lessons: list[str], workdir, log=lambda text: None,
@@ -610,7 +618,7 @@ def run_class(*, root, students: int, lessons: list[str], workdir, log=lambda te
         api = HubClient(hub.url, token)
         with MemorySampler(uids) as memory:
             _class_session(api, hub, result, records, names, lessons, notebooks, solutions,
-                           exchange, log)
+                           exchange, log, root)
             t0 = time.monotonic()
             _course_update(api, hub, repo, result, names[:2])
             result.phases["course update (nbgitpuller)"] = time.monotonic() - t0
@@ -649,7 +657,90 @@ def pwd_home(name: str) -> str:
     return pwd.getpwnam(name).pw_dir
 
 
-def _class_session(api, hub, result, records, names, lessons, notebooks, solutions, exchange, log):
+def first_look(hub, server, password: str, lessons: list[str], root, *, timeout: float = 30.0,
+               screenshot=None) -> dict:
+    """Open every lesson in Chromium as *server*'s student first meets it, through the hub.
+
+    Returns ``{"lessons": {lesson: seen}, "notification": settings}``: what each
+    lesson showed, and JupyterLab's effective notification settings for the student.
+
+    The hub's login page with the student's password, then each lesson from the
+    student's copy (``~/netlesson/notebooks``), untrusted and not run.  Per lesson:
+    the images and source excerpts the page shows, and the problems
+    :func:`labpage.as_opened_problems` finds against the course's stored notebook
+    (waiting up to *timeout* s for the page to show everything).  Every cell is
+    attached to the page (``windowingMode: none``, as the course's browser tests
+    set it), which changes nothing about trust.  The kernels JupyterLab starts
+    for the open notebooks are shut down at the end.
+    """
+    import shutil
+    from pathlib import Path
+
+    from labpage import _AS_OPENED_JS, as_opened_problems
+    from playwright.sync_api import sync_playwright
+
+    name, found = server.name, {}
+    user_url = f"{hub.url}/user/{name}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox"])
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.goto(f"{hub.url}/hub/login", timeout=60000)
+            page.fill("#username_input", name)
+            page.fill("#password_input", password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{name}/**", timeout=180000)
+            page.wait_for_selector(".jp-LabShell", timeout=120000)
+            status = page.evaluate("""async (url) => {
+              const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
+              const r = await fetch(url, {method: 'PUT', headers: {
+                'X-XSRFToken': decodeURIComponent(xsrf), 'Content-Type': 'application/json'},
+                body: JSON.stringify({raw: '{"windowingMode": "none"}'})});
+              return r.status; }""", f"/user/{name}/lab/api/settings/"
+                                     "@jupyterlab/notebook-extension:tracker")
+            if status >= 300:
+                raise ClassroomError(f"JupyterLab refused the notebook setting: HTTP {status}")
+            page.close()
+            for lesson in lessons:
+                stored = json.loads((Path(root) / "notebooks" / f"{lesson}.ipynb")
+                                    .read_text(encoding="utf-8"))
+                page = context.new_page()
+                page.goto(f"{user_url}/lab/tree/netlesson/notebooks/{lesson}.ipynb?reset",
+                          timeout=120000)
+                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell",
+                                       timeout=120000, state="attached")
+                deadline = time.monotonic() + timeout
+                while True:
+                    shown = page.evaluate(_AS_OPENED_JS)
+                    problems = as_opened_problems(stored, shown)
+                    if not problems or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                found[lesson] = {
+                    "images": sum(len(cell["images"]) for cell in shown),
+                    "excerpts": sum(len(cell["excerpts"]) for cell in shown),
+                    "problems": [str(problem) for problem in problems],
+                }
+                if screenshot is not None and lesson.startswith("02"):
+                    page.screenshot(path=str(screenshot))
+                page.close()
+        finally:
+            browser.close()
+            for session in server.call("GET", "/api/sessions").json():
+                server.stop_session(session["id"])
+    # the effective values: the student's own settings, else the schema's defaults (where
+    # the server applies the installation's overrides.json)
+    plugin = server.call("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
+    own, props = plugin.get("settings") or {}, plugin["schema"]["properties"]
+    notification = {key: own.get(key, props[key].get("default"))
+                    for key in ("fetchNews", "checkForUpdates")}
+    return {"lessons": found, "notification": notification}
+
+
+def _class_session(api, hub, result, records, names, lessons, notebooks, solutions, exchange, log,
+                   root):
     # 1. the instructor and every student, through the REST API; all servers at once
     api.create_user(INSTRUCTOR, admin=True)
     for name in names:
@@ -677,6 +768,21 @@ def _class_session(api, hub, result, records, names, lessons, notebooks, solutio
         raise ClassroomError("the instructor's server did not start")
     servers = {name: ServerClient(hub.url, name, api.new_token(name)) for name in spawn}
     teacher = servers[INSTRUCTOR]
+
+    # 1b. one student's first look, in a browser, before anything runs
+    first = next((n for n in names if n in servers), None)
+    if first is not None:
+        t0 = time.monotonic()
+        try:
+            shot = root / "artifacts" / "hub" / "first_look_02.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            look = first_look(hub, servers[first], hub.user_password, lessons, root, screenshot=shot)
+            result.as_opened, result.lab_notification = look["lessons"], look["notification"]
+        except Exception as exc:  # noqa: BLE001 -- recorded; the class goes on
+            result.errors.append(f"first look in the browser: {type(exc).__name__}: {exc}")
+        result.phases["first look (browser)"] = time.monotonic() - t0
+        log(f"{first} opened {len(result.as_opened)} lessons in the browser in "
+            f"{result.phases['first look (browser)']:.0f} s")
 
     # 2. the instructor releases the exercises through nbgrader's exchange
     t0 = time.monotonic()
@@ -829,4 +935,10 @@ def report(result: ClassResult) -> dict:
         "instructor_peak_memory_mib": round(result.instructor_peak_rss / mib, 1),
         "notebook_runs": sum(len(r.runs) for r in recs),
         "notebook_runs_with_errors": sum(1 for r in recs for run in r.runs if run.errors),
+        "first_look": {
+            "lessons": len(result.as_opened),
+            "images": sum(seen["images"] for seen in result.as_opened.values()),
+            "excerpts": sum(seen["excerpts"] for seen in result.as_opened.values()),
+            "problems": sum(len(seen["problems"]) for seen in result.as_opened.values()),
+        },
     }

@@ -133,3 +133,15 @@ def test_repo2docker_builds_the_student_environment_then_the_hub_appendix(tmp_pa
     assert result.returncode == 0, plan[-3000:]
     assert "binder/environment.yml" in plan
     assert plan.index("./binder/postBuild") < plan.index("nbgrader==")
+
+
+def test_every_way_to_the_course_starts_without_jupyterlabs_news_question():
+    """make lab (Makefile), Binder and the Kubernetes image (binder/postBuild) and the
+    local hub (deploy/hub.py) write the same JupyterLab overrides."""
+    import hub as hubmod
+
+    makefile = re.search(r"^LAB_OVERRIDES := (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    postbuild = re.search(r"printf '%s\\n' '(\{.+\})'", (ROOT / "binder" / "postBuild").read_text())
+    assert makefile and postbuild
+    assert json.loads(makefile.group(1)) == hubmod.LAB_OVERRIDES == json.loads(postbuild.group(1))
+    assert hubmod.LAB_OVERRIDES["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"

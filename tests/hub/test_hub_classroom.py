@@ -7,6 +7,9 @@ test, as the class's browsers would:
 
 1. creates an instructor and the students through the hub's REST API and
    starts all their servers at once;
+1b. one student logs in through the hub's login page in Chromium and opens every
+   lesson, untrusted and not run: the diagrams and source excerpts must show as
+   shipped (the kernels JupyterLab started for them are shut down after);
 2. the instructor releases the exercises through nbgrader's exchange
    (``netlesson-course release``, in a kernel of the instructor's own server);
 3. every student, at the same time, runs every lesson notebook in their own
@@ -24,10 +27,10 @@ processes, the hub's state and exchange under /srv -- is removed at the end,
 also on failure.  Spawn time, time for all lessons and peak memory per student
 go to ``artifacts/hub/classroom.json`` (benchmarks/hub_bench.py keeps a copy).
 
-Needs root, Node.js/npm, bubblewrap and the network to PyPI/npm for the first
-install.  Skipped with the reason otherwise; CI sets NETLESSON_REQUIRE_HUB=1,
-and then a missing prerequisite fails.  NETLESSON_HUB_CLASS_SIZE changes the
-number of students (default 20).
+Needs root, Node.js/npm, bubblewrap, Chromium with Playwright, and the network
+to PyPI/npm for the first install.  Skipped with the reason otherwise; CI sets
+NETLESSON_REQUIRE_HUB=1, and then a missing prerequisite fails.
+NETLESSON_HUB_CLASS_SIZE changes the number of students (default 20).
 """
 
 from __future__ import annotations
@@ -83,6 +86,25 @@ def test_every_server_started(classroom):
     assert len(classroom.students) == CLASS_SIZE
     for rec in classroom.students.values():
         assert rec.spawn_seconds > 0, (rec.name, rec.errors)
+
+
+def test_a_student_first_sees_every_lesson_as_shipped(classroom):
+    """Logged in through the hub's login page, before running anything: every stored
+    diagram shows as an image and every source excerpt is highlighted (untrusted)."""
+    assert sorted(classroom.as_opened) == LESSONS
+    problems = {lesson: seen["problems"] for lesson, seen in classroom.as_opened.items()
+                if seen["problems"]}
+    assert problems == {}
+    assert sum(seen["images"] for seen in classroom.as_opened.values()) > 0
+    assert sum(seen["excerpts"] for seen in classroom.as_opened.values()) > 0
+
+
+def test_a_students_first_screen_asks_nothing_about_jupyter_news(classroom):
+    """JupyterLab asks every new user whether to fetch "official Jupyter news" unless
+    told: deploy/hub.py's overrides answer for the class."""
+    assert classroom.lab_notification is not None
+    assert classroom.lab_notification["fetchNews"] == "false"
+    assert classroom.lab_notification["checkForUpdates"] is False
 
 
 def test_every_student_ran_every_lesson_without_an_error(classroom):
