@@ -21,9 +21,8 @@ Two nbgrader course directories, both in the instructor's home:
                grading clears its course directory's ``submitted/`` first.
 
 nbgrader names each feedback file after the secret a submission carries
-(``submission_secret.txt``, with ``timestamp.txt``); ``netlesson grade`` copies
-only the notebooks, so :func:`feedback` copies those two files from the collected
-submission next to the graded notebooks before ``generate_feedback``.
+(``submission_secret.txt``, with ``timestamp.txt``); ``netlesson grade`` puts both
+next to the graded notebooks in ``autograded/``, as nbgrader's own autograde does.
 
 The exchange's location and the course id come from the environment's
 nbgrader_config.py (deploy/local/singleuser/).
@@ -32,7 +31,6 @@ nbgrader_config.py (deploy/local/singleuser/).
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +40,6 @@ HOME = Path.home()
 COURSE = HOME / "course"
 GRADING = HOME / "grading"
 CSV = HOME / "grades.csv"
-#: the files nbgrader's feedback release needs beside a graded submission
-SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 def run(cmd: list[str], cwd: Path) -> None:
@@ -80,14 +76,6 @@ def grade(source: Path, jobs: int | None) -> None:
 
 def feedback() -> None:
     """nbgrader's HTML feedback from ~/grading, released to the exchange."""
-    submitted = COURSE / "submitted"
-    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
-        graded = GRADING / "autograded" / student.name / ASSIGNMENT
-        if not graded.is_dir():
-            continue
-        for name in SUBMISSION_FILES:
-            if (student / ASSIGNMENT / name).is_file():
-                shutil.copyfile(student / ASSIGNMENT / name, graded / name)
     nbgrader("generate_feedback", ASSIGNMENT, "--force", cwd=GRADING)
     nbgrader("release_feedback", ASSIGNMENT, cwd=GRADING)
 

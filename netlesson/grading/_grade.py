@@ -218,6 +218,7 @@ def grade(submissions_dir, out_csv="grades.csv", *, source_dir=None,
                                          _("the handed-in file changed while it was graded")))
         _record_gradebook(course, assignment, results)
         _write_logs(logs_dir, course, assignment, results)
+        _keep_submission_files(course, assignment, students)
     _write_csv(out_csv, results)
     if log is not None:
         flagged = sorted({r.student for r in results if r.flags})
@@ -421,6 +422,25 @@ def _write_logs(logs_dir: Path, course: Path, assignment: str, results: list[Not
             autograded = course / "autograded" / result.student / assignment
             autograded.mkdir(parents=True, exist_ok=True)
             nbformat.write(graded, autograded / f"{result.notebook}.ipynb")
+
+
+#: what nbgrader's ``collect`` leaves beside a submission's notebooks and its feedback
+#: steps read beside the graded ones: ``generate_feedback`` copies the time, and
+#: ``release_feedback`` names each feedback file after the submission's secret
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def _keep_submission_files(course: Path, assignment: str, students: dict) -> None:
+    """Each submission's :data:`SUBMISSION_FILES` next to its graded notebooks in
+    ``autograded/``, as nbgrader's own ``autograde`` leaves them, so that nbgrader's
+    ``generate_feedback`` and ``release_feedback`` work on this course directory."""
+    for student, folder in students.items():
+        graded = course / "autograded" / student / assignment
+        if not graded.is_dir():
+            continue
+        for name in SUBMISSION_FILES:
+            if (Path(folder) / name).is_file():
+                shutil.copyfile(Path(folder) / name, graded / name)
 
 
 def _write_csv(path: Path, results: list[NotebookResult]) -> None:

@@ -137,6 +137,9 @@ def graded(tmp_path_factory):
         return subs / student / instructor.ASSIGNMENT
 
     submit(RELEASED, SOURCE, folder("alice"), {n: "solved" for n in NAMES})
+    # what nbgrader's collect leaves beside a submission
+    (folder("alice") / "timestamp.txt").write_text("2026-11-30 09:15:02.123456 UTC")
+    (folder("alice") / "submission_secret.txt").write_text("5f0c0e4b9d2a4c7e")
     submit(RELEASED, SOURCE, folder("bob"), {
         "ex01_line_echo": "solved",
         "ex03_mro_supplier": "solved",
@@ -340,6 +343,27 @@ def test_gradebook_logs_and_graded_notebooks_agree_with_the_csv(graded):
     graded_nb = nbformat.read(logs / "bob" / "ex04_framing.ipynb", as_version=4)
     errors = [o for c in graded_nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert any("send_msg(sock, b'hello')" in o.evalue for o in errors)
+
+
+def test_nbgrader_makes_feedback_from_the_graded_course(graded):
+    """The grader leaves a submission's timestamp and secret beside its graded notebooks,
+    as nbgrader's autograde does, and nbgrader's generate_feedback works on the result."""
+    import subprocess
+    import sys
+
+    autograded = graded.course / "autograded" / "alice" / instructor.ASSIGNMENT
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        assert (autograded / name).read_text() == \
+            (graded.subs / "alice" / instructor.ASSIGNMENT / name).read_text()
+    assert not (graded.course / "autograded" / "bob" / instructor.ASSIGNMENT
+                / "submission_secret.txt").exists()  # bob's submission had none
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback",
+                           instructor.ASSIGNMENT, "--student", "alice", "--force"],
+                          cwd=graded.course, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    feedback = graded.course / "feedback" / "alice" / instructor.ASSIGNMENT
+    assert sorted(p.stem for p in feedback.glob("*.html")) == sorted(NAMES)
+    assert (feedback / "timestamp.txt").read_text() == "2026-11-30 09:15:02.123456 UTC"
 
 
 def test_progress_has_a_line_per_student(graded):
