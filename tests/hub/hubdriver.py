@@ -661,9 +661,6 @@ def first_look(hub, server, password: str, lessons: list[str], root, *, timeout:
                screenshot=None) -> dict:
     """Open every lesson in Chromium as *server*'s student first meets it, through the hub.
 
-    Returns ``{"lessons": {lesson: seen}, "notification": settings}``: what each
-    lesson showed, and JupyterLab's effective notification settings for the student.
-
     The hub's login page with the student's password, then each lesson from the
     student's copy (``~/netlesson/notebooks``), untrusted and not run.  Per lesson:
     the images and source excerpts the page shows, and the problems
@@ -672,6 +669,9 @@ def first_look(hub, server, password: str, lessons: list[str], root, *, timeout:
     attached to the page (``windowingMode: none``, as the course's browser tests
     set it), which changes nothing about trust.  The kernels JupyterLab starts
     for the open notebooks are shut down at the end.
+
+    Returns ``{"lessons": {lesson: seen}, "notification": settings}``: what each
+    lesson showed, and JupyterLab's effective notification settings for the student.
     """
     import shutil
     from pathlib import Path
