@@ -176,10 +176,16 @@ def as_opened_problems(stored: dict, shown: list[dict]) -> list[Problem]:
     shows (``_AS_OPENED_JS``).  Every stored diagram must be an image -- a PNG,
     since JupyterLab renders no stored SVG from an untrusted notebook -- and
     every stored source excerpt must be highlighted code: coloured tokens, and
-    as many marked lines as were stored.
+    as many marked lines as were stored.  A page that shows fewer cells than the
+    notebook has (still loading, or JupyterLab's windowing left some out) is a
+    problem too: the cells it does not show were not checked.
     """
+    cells = stored.get("cells", [])
     problems = []
-    for index, (cell, page) in enumerate(zip(stored.get("cells", []), shown), start=1):
+    if len(shown) < len(cells):
+        problems.append(Problem(None, "cells not shown", f"the page shows {len(shown)} of the "
+                                f"notebook's {len(cells)} cells; the others were not checked"))
+    for index, (cell, page) in enumerate(zip(cells, shown), start=1):
         diagrams, excerpts = _stored_pictures(cell)
         code = first_line(cell_source(cell))
         if any(src.startswith("data:image/svg") for src in page["images"]):
