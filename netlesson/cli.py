@@ -173,7 +173,9 @@ def _serve(kind: str, host: str, port: int, backlog: int | None = None) -> int:
             finally:
                 server.close_open_requests()  # their handlers end: "closed" records follow
                 server.join_handlers()  # daemon threads: server_close() does not wait for them
-        log.flush_echo()  # every record is in: to the terminal, pipe or file before exit
+        # every record is in: to the terminal, pipe or file before exit; and the log's
+        # timer threads have ended, so no thread but this one is left while Python exits
+        log.close_echo()
     return 0
 
 

@@ -35,8 +35,9 @@ written by a timer thread: a handler thread then only appends its record, and
 never waits for a system call or for another handler (on a busy server that
 would cost more than the rest of its work on a message; see
 benchmarks/README.md).  Call :meth:`ServerLog.flush_echo` before writing to
-that stream yourself, and before the program ends (the command-line servers
-do, on Ctrl-C and on SIGTERM).
+that stream yourself; before the program ends call :meth:`ServerLog.close_echo`,
+which also waits for the timer threads to end (the command-line servers do, on
+Ctrl-C and on SIGTERM), so that none is still running while Python shuts down.
 
 A handler writes through :meth:`ServerLog.writer`, one per connection
 (``netlesson.classroom.peer_log`` makes it): ``write(kind, **fields)`` is
@@ -160,6 +161,8 @@ class ServerLog:
         self._unechoed: collections.deque[tuple] = collections.deque()
         self._flush_scheduled = False  # a timer will write them
         self._flush_timer: threading.Timer | None = None  # the latest such timer
+        # every timer not yet seen to have ended (flush_echo prunes it): close_echo joins them
+        self._timers: collections.deque[threading.Timer] = collections.deque()
 
     @property
     def echo(self):
@@ -261,6 +264,7 @@ class ServerLog:
         timer.name = "netlesson-echo-flush"
         timer.daemon = True
         self._flush_timer = timer
+        self._timers.append(timer)  # deque.append: atomic, no lock on a writer's path
         timer.start()
 
     def flush_echo(self) -> None:
@@ -281,6 +285,28 @@ class ServerLog:
             pending = self._unechoed
             items = [pending.popleft() for _ in range(len(pending))]
             self._write_echo_locked(items)
+            timers = self._timers  # forget the timers that have ended: it stays short
+            while timers and not timers[0].is_alive():
+                timers.popleft()
+
+    def close_echo(self, timeout: float = 2.0) -> bool:
+        """Write what is waiting (:meth:`flush_echo`), then wait for every timer thread
+        to end; return whether they all did within *timeout* seconds.
+
+        Call it last, when no handler records any more: before a program exits, so no
+        daemon thread of this log is still running while Python shuts down.  A record
+        made after it is still kept, and echoed by a timer of its own.
+        """
+        deadline = time.monotonic() + timeout
+        self.flush_echo()
+        me = threading.current_thread()
+        for timer in list(self._timers):
+            if timer is me:
+                continue
+            timer.cancel()  # a timer still waiting writes nothing: flush_echo above did
+            timer.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in list(self._timers) if t is not me and t.is_alive()]
+        return not alive
 
     def _write_echo(self, items) -> None:
         with self._echo_lock:

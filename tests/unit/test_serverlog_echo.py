@@ -125,3 +125,53 @@ def test_flushing_by_hand_leaves_no_timer_thread_behind(pipe):
     log.flush_echo()
     assert _wait_for(lambda: not any(t.name == "netlesson-echo-flush" and t.is_alive()
                                      for t in threading.enumerate()), timeout=5)
+
+
+def _flush_timers(log):
+    return [t for t in log._timers if t.is_alive()]
+
+
+def test_close_echo_writes_what_waits_and_returns_with_no_timer_thread_running(pipe):
+    """Before exit: every record on the stream and every timer thread ended, even timers
+    two writers started at once (each appends, both may see the flag unset)."""
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.echo_delay = 30  # the timers would still be waiting for half a minute
+    log("first")
+    log._schedule_flush()  # a second writer's timer, as when two see the flag unset at once
+    log._schedule_flush()
+    assert len(_flush_timers(log)) == 3
+    assert log.close_echo(timeout=5) is True
+    assert _flush_timers(log) == []
+    assert _wait_for(lambda: arrived() == "first\n", timeout=5)
+
+
+def test_ended_timers_are_forgotten_so_a_long_running_server_keeps_few(pipe):
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    log.echo_delay = 0.001
+    for i in range(50):  # each batch is written by a timer of its own
+        log(f"line {i}")
+        assert _wait_for(lambda: arrived().count("\n") == i + 1, timeout=5)
+    assert _wait_for(lambda: not _flush_timers(log), timeout=5)
+    log.flush_echo()  # prunes the ones that ended
+    assert len(log._timers) <= 1
+    assert log.close_echo(timeout=5) is True
+
+
+def test_close_echo_called_by_a_timer_thread_does_not_wait_for_itself(pipe):
+    writer, arrived = pipe
+    results = []
+
+    class ClosedByItsTimer(ServerLog):
+        def flush_echo(self):  # what the timer thread runs
+            super().flush_echo()
+            if threading.current_thread().name == "netlesson-echo-flush" and not results:
+                results.append(None)
+                results.append(self.close_echo(timeout=5))
+
+    log = ClosedByItsTimer(echo=writer)
+    log.echo_delay = 0.01
+    log("from a timer")
+    assert _wait_for(lambda: results == [None, True], timeout=5)
+    assert _wait_for(lambda: arrived() == "from a timer\n", timeout=5)
