@@ -190,6 +190,26 @@ def peer_log(server, peer):
     return write
 
 
+class _HandlerThreads(list):
+    """``ThreadingMixIn``'s list of handler threads (its ``_threads``), daemon ones too.
+
+    ``ThreadingMixIn.process_request`` appends each thread before starting it, and
+    ``server_close`` calls ``join()``.  The standard list keeps only non-daemon threads,
+    so nothing knows a daemon handler thread once it runs; this one keeps every thread
+    until it has ended (``join_handlers`` waits for them), and ``join()`` still waits
+    for non-daemon threads only, as ``server_close`` does with the standard list.
+    """
+
+    def append(self, thread):
+        self[:] = [t for t in self if t.is_alive()]  # the ones that ended: forgotten
+        super().append(thread)
+
+    def join(self):
+        for thread in list(self):
+            if not thread.daemon and thread is not threading.current_thread():
+                thread.join()
+
+
 class ClassroomServerMixIn:
     """Mix in *before* the socketserver class: ``class S(ClassroomServerMixIn, ThreadingTCPServer)``."""
 
@@ -209,6 +229,8 @@ class ClassroomServerMixIn:
             self.request_queue_size = _check_backlog(backlog)
         self.log = log if log is not None else ServerLog(self.log_size)
         self._open_requests = {}
+        # every handler thread ThreadingMixIn.process_request starts, daemon ones too
+        self._threads = _HandlerThreads()
         self._open_lock = threading.Lock()
         super().__init__(server_address, RequestHandlerClass, bind_and_activate)
 
@@ -239,12 +261,36 @@ class ClassroomServerMixIn:
         me = threading.current_thread()
         return end_connections(request for request, thread in items if thread is not me)
 
+    def shutdown_request(self, request):
+        """Close a request -- unless a handler thread is still serving it: then only wake
+        that thread (``shutdown(SHUT_RDWR)``), which closes the socket itself when it ends.
+
+        ``BaseServer`` also calls this from the serving thread when ``process_request``
+        raises -- a Ctrl-C (``KeyboardInterrupt``) that arrives while
+        ``ThreadingMixIn.process_request`` still waits in ``Thread.start()`` for the handler
+        thread, which by then may already be serving the client.  Closing the socket under
+        a thread blocked in ``recv`` does not wake it: it would wait on a closed socket
+        until the process ends, and no stop could end it.
+        """
+        with self._open_lock:
+            entry = self._open_requests.get(id(request))
+        if entry is not None and entry[1] is not threading.current_thread():
+            end_connections([request])
+            return
+        super().shutdown_request(request)
+
     def join_handlers(self, timeout: float | None = None) -> list:
-        """Wait for tracked handler threads; return those still alive."""
+        """Wait for the handler threads; return those still alive.
+
+        Every thread ``ThreadingMixIn.process_request`` started that is still running: a
+        TCP handler still serving its client, a UDP handler still replying, a handler
+        that has finished but whose thread still closes its request.
+        """
         timeout = self.handler_join_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._open_lock:
             threads = [t for _, t in self._open_requests.values()]
+        threads += [t for t in list(vars(self).get("_threads", ())) if t not in threads]
         for t in threads:
             if t is threading.current_thread():
                 continue

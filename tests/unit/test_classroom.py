@@ -254,3 +254,94 @@ def test_request_shutdown_wakes_an_ipv6_server_before_its_poll_interval(module, 
         if t.is_alive():
             server.shutdown()
         server.server_close()
+
+
+def _in_recv(thread) -> bool:
+    frame = sys._current_frames().get(thread.ident)
+    return frame is not None and frame.f_code.co_name == "handle"
+
+
+def test_ctrl_c_while_a_handler_thread_starts_leaves_no_thread_waiting_on_a_closed_socket():
+    """A Ctrl-C can arrive while ``ThreadingMixIn.process_request`` still waits in
+    ``Thread.start()`` (on a busy machine the new thread may have served its client by
+    then).  ``BaseServer`` answers the ``KeyboardInterrupt`` with ``shutdown_request``,
+    in the serving thread.  Closing the socket would leave the handler blocked in ``recv``
+    on it for good (closing does not wake ``recv``); the classroom server wakes it
+    instead, and the handler ends and closes the socket itself."""
+    served = threading.Event()
+
+    class InterruptedWhileStarting(tcp.ClassroomTCPServer):
+        def get_request(self):
+            request, client_address = super().get_request()
+            # blocking, as outside this suite (conftest gives sockets a default timeout,
+            # and a socket with a timeout waits in poll(), which a close does end)
+            request.settimeout(None)
+            return request, client_address
+
+        def process_request(self, request, client_address):
+            super().process_request(request, client_address)
+            assert served.wait(5)
+            handler = self._open_requests[id(request)][1]
+            deadline = time.monotonic() + 5
+            while not _in_recv(handler) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.05)  # from handle() into the recv() system call
+            raise KeyboardInterrupt  # as the signal handler would, from inside start()
+
+    server = tcp.create_server(("127.0.0.1", 0), server_class=InterruptedWhileStarting)
+    client = socket.create_connection(server.server_address, timeout=5)
+    try:
+        def talk():
+            client.sendall(b"hi")
+            assert client.recv(16) == b"HI"
+            served.set()
+
+        talker = threading.Thread(target=talk, daemon=True)
+        talker.start()
+        with pytest.raises(KeyboardInterrupt):
+            server.handle_request()
+        talker.join(5)
+        assert served.is_set()
+        server.close_open_requests()
+        assert server.join_handlers(5) == []  # the handler saw b'' and ended
+        assert client.recv(16) == b""  # ... and the client saw the connection end
+        closed = server.log.select("closed")
+        assert [(e.fields["messages"], e.fields["nbytes"]) for e in closed] == [(1, 2)]
+    finally:
+        client.close()
+        server.server_close()
+
+
+@pytest.mark.parametrize("module", [tcp, udp])
+def test_join_handlers_waits_for_every_handler_thread_still_running(module):
+    """A TCP handler untracks its connection in ``finish()`` and its thread still runs
+    ``shutdown_request`` after that; a UDP handler is never tracked.  ``join_handlers``
+    waits for every thread ``process_request`` started, daemon threads included, so a
+    stopped server leaves no handler thread running."""
+    gate = threading.Event()
+
+    class Slow(module.ClassroomTCPServer if module is tcp else module.ClassroomUDPServer):
+        def shutdown_request(self, request):
+            if threading.current_thread() is not threading.main_thread():
+                gate.wait(5)  # the handler is done; its thread is not
+            super().shutdown_request(request)
+
+    server = module.create_server(("127.0.0.1", 0), server_class=Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    kind = socket.SOCK_STREAM if module is tcp else socket.SOCK_DGRAM
+    try:
+        with socket.socket(server.address_family, kind) as client:
+            client.settimeout(5)
+            client.connect(server.server_address)
+            client.send(b"x")
+            assert client.recv(16) == b"X"
+        handlers = [t for t in server._threads if t.is_alive()]
+        assert len(handlers) == 1 and handlers[0].daemon
+        assert server.join_handlers(0.2) == handlers  # still in shutdown_request
+        gate.set()
+        assert server.join_handlers(5) == []
+        assert not handlers[0].is_alive()
+    finally:
+        gate.set()
+        classroom.stop_serving(server, thread, timeout=5)
