@@ -294,7 +294,10 @@ class ClassroomServerMixIn:
         for t in threads:
             if t is threading.current_thread():
                 continue
-            t.join(max(0.0, deadline - time.monotonic()))
+            try:
+                t.join(max(0.0, deadline - time.monotonic()))
+            except RuntimeError:  # appended by process_request, never started (or not yet)
+                pass
         return [t for t in threads if t.is_alive()]
 
     # -- errors -------------------------------------------------------------

@@ -285,8 +285,10 @@ class ServerLog:
             pending = self._unechoed
             items = [pending.popleft() for _ in range(len(pending))]
             self._write_echo_locked(items)
-            timers = self._timers  # forget the timers that have ended: it stays short
-            while timers and not timers[0].is_alive():
+            # forget the timers that have ended, so the deque stays short; one not yet
+            # started (appended just before its start()) has no ident and is kept
+            timers = self._timers
+            while timers and timers[0].ident is not None and not timers[0].is_alive():
                 timers.popleft()
 
     def close_echo(self, timeout: float = 2.0) -> bool:
@@ -304,7 +306,10 @@ class ServerLog:
             if timer is me:
                 continue
             timer.cancel()  # a timer still waiting writes nothing: flush_echo above did
-            timer.join(max(0.0, deadline - time.monotonic()))
+            try:
+                timer.join(max(0.0, deadline - time.monotonic()))
+            except RuntimeError:  # not started: a writer's, after this was called
+                pass
         alive = [t for t in list(self._timers) if t is not me and t.is_alive()]
         return not alive
 

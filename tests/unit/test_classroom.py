@@ -345,3 +345,14 @@ def test_join_handlers_waits_for_every_handler_thread_still_running(module):
     finally:
         gate.set()
         classroom.stop_serving(server, thread, timeout=5)
+
+
+def test_join_handlers_passes_over_a_thread_that_never_started():
+    """``process_request`` appends its thread before ``start()``: a Ctrl-C inside that
+    ``start()``, or a failed start, leaves a thread that cannot be joined."""
+    server = tcp.create_server(("127.0.0.1", 0))
+    try:
+        server._threads.append(threading.Thread(target=lambda: None, daemon=True))
+        assert server.join_handlers(1) == []
+    finally:
+        server.server_close()

@@ -175,3 +175,17 @@ def test_close_echo_called_by_a_timer_thread_does_not_wait_for_itself(pipe):
     log("from a timer")
     assert _wait_for(lambda: results == [None, True], timeout=5)
     assert _wait_for(lambda: arrived() == "from a timer\n", timeout=5)
+
+
+def test_a_timer_appended_but_not_yet_started_is_neither_forgotten_nor_a_crash(pipe):
+    """A writer appends its timer just before ``start()``: ``flush_echo`` in another
+    thread must not drop it as ended, and ``close_echo`` must not fail on it."""
+    writer, arrived = pipe
+    log = ServerLog(echo=writer)
+    unstarted = threading.Timer(30, lambda: None)
+    log._timers.append(unstarted)  # as _schedule_flush leaves it for a moment
+    log("x")
+    log.flush_echo()
+    assert unstarted in log._timers
+    assert log.close_echo(timeout=5) is True
+    assert _wait_for(lambda: arrived() == "x\n", timeout=5)
