@@ -11,6 +11,8 @@ public here is also importable from :mod:`netlesson.serverlog`.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import string
 import types
 from collections.abc import Mapping
@@ -174,47 +176,76 @@ def _peer_text(peer) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _as_percent_format(template: str):
-    """A ``received`` template as a %-format of its two values and a newline, and whether
-    ``data`` comes first: ``("received %s from %s\\n", True)``; ``None`` if it has a format
-    spec.  ``%`` with a tuple is the quickest way Python has to fill in a template."""
-    parts, names = [], []
+def _received_parts(template: str):
+    """A ``received`` template split around its two values: ``(before, between, after,
+    data_first)``, ``("received ", " from ", "", True)`` for ``"received {data} from
+    {peer}"``; ``None`` if it has a format spec or other fields (then it is rendered
+    through :func:`_render`)."""
+    literals, names = [], []
     for literal, name, spec, conversion in string.Formatter().parse(template):
-        parts.append(literal.replace("%", "%%"))
+        literals.append(literal)
         if name is not None:
             if spec or conversion:
                 return None
-            parts.append("%s")
             names.append(name)
     if sorted(names) != ["data", "peer"]:
         return None
-    return "".join(parts) + "\n", names[0] == "data"
+    literals += [""] * (3 - len(literals))  # "...{peer}" ends without a literal
+    return literals[0], literals[1], literals[2], names[0] == "data"
+
+
+_PEER = operator.itemgetter(4)
+_FIELDS = operator.itemgetter(5)
 
 
 def _lines(items) -> str:
     """Stored records' text, a line each: what ``echo`` gets for them.
 
-    A ``received`` record -- the line a busy server echoes per message -- keeps a
-    (preview, length) pair, and its two values are filled in directly, each peer's
-    address text made once per batch: the timer thread that writes a batch holds the
-    GIL while it renders, and the handlers wait for it.
+    The timer thread that writes a batch holds the GIL while it renders, and the
+    handlers wait for it; so the line a busy server echoes per message is made with as
+    little Python as it takes.  A ``received`` record of a short message keeps the
+    message itself as its fields (other records keep a mapping, a long message a
+    (start, length) pair).  Each run of such records becomes its lines in one list
+    comprehension, an f-string per line around ``repr`` of the message, with the
+    template's text around each peer's address made once per batch.  Every other
+    record is rendered through its template.
     """
-    fast = _as_percent_format(KINDS["received"])
-    where = {}  # peer -> its address text, for this batch
+    items = list(items)
+    parts = _received_parts(KINDS["received"])
+    fields = list(map(_FIELDS, items))
+    peers = list(map(_PEER, items))
+    # where each record is a short message's received record (its fields are bytes)
+    short = list(map(operator.is_, map(type, fields), itertools.repeat(bytes)))
+    try:
+        where = {peer: _peer_text(peer) for peer in set(peers) if peer is not None}
+    except TypeError:  # an unhashable address (a list): every line through its template
+        parts = None
+    if parts is None:
+        short = [False] * len(items)
+    else:
+        before, between, after, data_first = parts
+        if data_first:  # "received {data} from {peer}": the peer is in the line's end
+            ends = {peer: f"{between}{text}{after}\n" for peer, text in where.items()}
+        else:  # the peer is in the line's start
+            starts = {peer: f"{before}{text}{between}" for peer, text in where.items()}
+            end = f"{after}\n"
     out = []
-    for _, _, _, kind, peer, fields in items:
-        if type(fields) is tuple and fast is not None:
-            data, size = fields
-            shown = repr(data) if size <= PREVIEW_BYTES else describe_bytes(data, size=size)
-            try:
-                text = where[peer]
-            except KeyError:
-                text = where[peer] = _peer_text(peer)
-            except TypeError:  # an unhashable address (a list)
-                text = _peer_text(peer)
-            out.append(fast[0] % ((shown, text) if fast[1] else (text, shown)))
-        else:
-            out.append(_render(kind, peer, _fields_of(fields)) + "\n")
+    start, stop_all = 0, len(items)
+    while start < stop_all:
+        try:
+            stop = short.index(False, start)  # the next record that is not one
+        except ValueError:
+            stop = stop_all
+        if stop > start:
+            run = zip(fields[start:stop], peers[start:stop])
+            if data_first:
+                out += [f"{before}{data!r}{ends[peer]}" for data, peer in run]
+            else:
+                out += [f"{starts[peer]}{data!r}{end}" for data, peer in run]
+        if stop < stop_all:
+            _, _, _, kind, peer, record_fields = items[stop]
+            out.append(_render(kind, peer, _fields_of(record_fields)) + "\n")
+        start = stop + 1
     return "".join(out)
 
 
@@ -250,7 +281,10 @@ class LogEntry(NamedTuple):
 
 
 def _fields_of(fields) -> Mapping:
-    """A stored record's fields as a mapping (a ``received`` record keeps a plain pair)."""
+    """A stored record's fields as a mapping (a ``received`` record keeps its message, or a
+    long one's (start, length) pair)."""
+    if type(fields) is bytes:
+        return _proxy({"data": fields, "nbytes": len(fields)})
     if type(fields) is tuple:
         return _proxy({"data": fields[0], "nbytes": fields[1]})
     return fields

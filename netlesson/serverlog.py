@@ -188,10 +188,12 @@ class ServerLog:
         """
         data = fields.get("data")
         if kind == "received" and peer is not None and len(fields) == 1 and type(data) is bytes:
-            # The one record a busy handler writes per message: stored as a plain pair
-            # (preview, length), made into its fields only when read (_entry).  With many
-            # handler threads every allocation here costs throughput (benchmarks/README.md).
-            fields = (data[:PREVIEW_BYTES], len(data))
+            # The one record a busy handler writes per message: stored as the message
+            # itself when it is short (at most PREVIEW_BYTES: a slice of it would be the
+            # same object), else as a plain pair (preview, length); made into its fields
+            # only when read (_entry).  With many handler threads every allocation and
+            # call here costs throughput (benchmarks/README.md).
+            fields = data if len(data) <= PREVIEW_BYTES else (data[:PREVIEW_BYTES], len(data))
         else:
             fields = _checked(kind, peer, fields)
         thread = getattr(_this_thread, "name", None)  # no Python call: see _this_thread
@@ -240,7 +242,7 @@ class ServerLog:
                 except AttributeError:
                     thread = _this_thread.name = _current_thread().name
                 item = (next(numbers), _now(), thread, "received", peer,
-                        (data[:PREVIEW_BYTES], len(data)))
+                        data if len(data) <= PREVIEW_BYTES else (data[:PREVIEW_BYTES], len(data)))
                 keep(item)
                 if batches:
                     queue(item)  # then the flag, as in record()

@@ -14,7 +14,7 @@ import pytest
 
 from netlesson import tcp
 from netlesson.classroom import peer_log
-from netlesson.serverlog import PREVIEW_BYTES, ServerLog
+from netlesson.serverlog import KINDS, PREVIEW_BYTES, ServerLog
 
 PEER = ("127.0.0.1", 5000)
 
@@ -160,15 +160,12 @@ def test_the_upper_echo_handler_logs_every_message_through_its_writer(tcp_server
     assert time.time() - received[0].time < 60
 
 
-def test_the_lines_a_pipe_gets_are_the_lines_the_log_shows():
-    """The echo renders ``received`` records by a shorter way than ``LogEntry.text``:
-    the same text, for every shape of address and data."""
+def _echoed_and_shown(peers, payloads):
+    """What a pipe gets from a log for these peers and messages, and the log's own lines."""
     read_fd, write_fd = os.pipe()
     stream = open(write_fd, "w", encoding="utf-8")
-    log = ServerLog(echo=stream)
+    log = ServerLog(maxlen=10_000, echo=stream)
     log.echo_delay = 30  # written by flush_echo below
-    peers = [("127.0.0.1", 5000), ("::1", 5001, 0, 0), ["10.0.0.1", 5002], ("fe80::1%lo", 5003)]
-    payloads = [b"hi", b"", b"%s %d {peer}", "中文".encode(), bytes(range(256)), b"y" * 61]
     for peer in peers:
         write = log.writer(peer)
         write("connected")
@@ -176,10 +173,46 @@ def test_the_lines_a_pipe_gets_are_the_lines_the_log_shows():
             write("received", data=data)
             log.record("received", peer, data=data)
         write("closed", messages=len(payloads), nbytes=0)
+    for data in payloads:  # runs of records from several peers, interleaved
+        for peer in peers:
+            log.writer(peer)("received", data=data)
     log.flush_echo()
     stream.close()
     echoed = b""
     while chunk := os.read(read_fd, 1 << 16):
         echoed += chunk
     os.close(read_fd)
-    assert echoed.decode().split("\n")[:-1] == log.lines()
+    return echoed.decode().split("\n")[:-1], log.lines()
+
+
+PAYLOADS = [b"hi", b"", b"%s %d {peer}", "中文".encode(), bytes(range(256)), b"y" * 61,
+            b"z" * PREVIEW_BYTES, b"'\"\\"]
+
+
+@pytest.mark.parametrize("peers", [
+    [("127.0.0.1", 5000), ("::1", 5001, 0, 0), ("fe80::1%lo", 5003)],
+    # an unhashable address in the batch: every line through the template
+    [("127.0.0.1", 5000), ("::1", 5001, 0, 0), ["10.0.0.1", 5002], ("fe80::1%lo", 5003)],
+])
+def test_the_lines_a_pipe_gets_are_the_lines_the_log_shows(peers):
+    """The echo renders ``received`` records by a shorter way than ``LogEntry.text``:
+    the same text, for every shape of address and data."""
+    echoed, shown = _echoed_and_shown(peers, PAYLOADS)
+    assert echoed == shown
+    assert len(shown) == len(peers) * (2 + 3 * len(PAYLOADS))
+    assert f"received {PAYLOADS[0]!r} from 127.0.0.1:5000" in shown
+
+
+@pytest.mark.parametrize("template, line", [
+    ("{peer} sent {data}", "127.0.0.1:5000 sent b'hi'"),  # the peer first
+    ("{peer}: {data}", "127.0.0.1:5000: b'hi'"),  # ends with the message
+    ("received {data} from {peer}!", "received b'hi' from 127.0.0.1:5000!"),  # text after
+    # a conversion, a format spec: rendered through the template
+    ("received {data!s} from {peer}", "received b'hi' from 127.0.0.1:5000"),
+    ("{data:>7} from {peer}", "  b'hi' from 127.0.0.1:5000"),
+])
+def test_the_echo_follows_the_received_template_whatever_its_shape(monkeypatch, template, line):
+    monkeypatch.setitem(KINDS, "received", template)
+    echoed, shown = _echoed_and_shown([("127.0.0.1", 5000), ("::1", 5001, 0, 0)], PAYLOADS)
+    assert echoed == shown
+    assert shown[1] == line
