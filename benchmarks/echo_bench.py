@@ -121,10 +121,10 @@ class CommandServer:
     """A server command in a process of its own, its standard output to /dev/null or to
     a pipe that a thread here reads (and counts the lines of), as a terminal would."""
 
-    def __init__(self, args: list[str], output: str, timeout: float = 10.0):
+    def __init__(self, args: list[str], output: str, timeout: float = 10.0, cwd=HERE.parent):
         self.lines = 0
         self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=HERE.parent, stdin=subprocess.DEVNULL,
+            [sys.executable, *args], cwd=cwd, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if output == "pipe" else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         self._reader = None
