@@ -60,14 +60,23 @@ class Server:
             time.sleep(0.02)
         match = re.search(r"(?:127\.0\.0\.1:|PORT )(\d+)", line)
         if not match:
-            _stop(self.proc)
-            raise AssertionError(f"server did not report its port: {self._read()!r}")
+            code = self.proc.poll()
+            _, err = _stop(self.proc)
+            raise AssertionError(
+                f"server did not report its port within 10 s (exit status {code}): "
+                f"stdout {self._read()!r}, stderr {err.decode(errors='replace')!r}")
         self.port = int(match.group(1))
         self.first_line = line
 
     def _read(self) -> str:
-        self.log_file.seek(0)
-        return self.log_file.read().decode(errors="replace")
+        # pread, not seek(0) + read(): the server writes through the same open file, so
+        # it shares the file offset, and a write landing between a seek(0) and the read
+        # would go to offset 0 over the first line (as a server run with
+        # PYTHONUNBUFFERED writes print()'s newline on its own: "\nCP upper-case...")
+        fd, data, chunk = self.log_file.fileno(), b"", 1 << 16
+        while part := os.pread(fd, chunk, len(data)):
+            data += part
+        return data.decode(errors="replace")
 
     def stop(self) -> str:
         """Stop the server; return everything it printed."""
