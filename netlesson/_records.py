@@ -179,8 +179,8 @@ def _peer_text(peer) -> str:
 def _received_parts(template: str):
     """A ``received`` template split around its two values: ``(before, between, after,
     data_first)``, ``("received ", " from ", "", True)`` for ``"received {data} from
-    {peer}"``; ``None`` if it has a format spec or other fields (then it is rendered
-    through :func:`_render`)."""
+    {peer}"``; ``None`` if it has a conversion, a format spec or other fields (then
+    its records are rendered through :func:`_render`)."""
     literals, names = [], []
     for literal, name, spec, conversion in string.Formatter().parse(template):
         literals.append(literal)
